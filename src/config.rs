@@ -1,0 +1,300 @@
+//! Configuration: built-in defaults → TOML file → `STREAMFORGE_<SECTION>_<KEY>`
+//! environment variables → validation. Every validation error names the key
+//! and the offending value. Components receive their own small structs.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::redact::redact;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config {origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{key} ({value}) {problem}")]
+    Invalid { key: String, value: String, problem: String },
+}
+
+fn invalid(key: impl Into<String>, value: impl ToString, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.to_string(), problem: problem.into() }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tuner: TunerConfig,
+    pub stream: StreamConfig,
+    pub discovery: DiscoveryConfig,
+    pub channel: Vec<ChannelConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// One HTTP port for streams, Plex endpoints and the API.
+    pub listen: String,
+    /// Absolute URL LAN clients use to reach us; derived from Host when unset.
+    pub public_url: Option<String>,
+    /// SQLite database and state.
+    pub data_dir: PathBuf,
+    /// Name shown in Plex.
+    pub friendly_name: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:5004".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./data"),
+            friendly_name: "StreamForge".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TunerConfig {
+    /// Concurrent distinct channels allowed.
+    pub count: u32,
+}
+
+impl Default for TunerConfig {
+    fn default() -> Self {
+        Self { count: 2 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// HDHomeRun UDP discovery on port 65001.
+    pub udp: bool,
+    /// SSDP on 239.255.255.250:1900.
+    pub ssdp: bool,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self { udp: true, ssdp: true }
+    }
+}
+
+/// Stream engine settings. The failover-related ones can be overridden per
+/// channel (see [`ChannelConfig`]).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    /// A candidate must deliver its first packet within this time.
+    pub connect_timeout_ms: u64,
+    /// No data for this long marks a playing session `stalled`.
+    pub stall_detect_ms: u64,
+    /// No data for this long switches to the next candidate.
+    pub failover_after_ms: u64,
+    /// Open the next candidate as soon as a stall is detected.
+    pub warm_standby: bool,
+    /// Sent upstream as the HTTP User-Agent.
+    pub user_agent: String,
+    /// How long a session outlives its last client.
+    pub linger_ms: u64,
+    /// Muxed output kept per channel, in MiB.
+    pub ring_mb: u64,
+    /// A joining client starts this far behind live when the ring allows.
+    pub join_behind_ms: u64,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 5000,
+            stall_detect_ms: 3000,
+            failover_after_ms: 5000,
+            warm_standby: true,
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36".into(),
+            linger_ms: 5000,
+            ring_mb: 32,
+            join_behind_ms: 3000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelConfig {
+    pub number: String,
+    pub name: String,
+    /// Ordered candidates: primary first.
+    pub streams: Vec<String>,
+    pub tvg_id: Option<String>,
+    pub logo: Option<String>,
+    pub group: Option<String>,
+    /// Disabled channels appear nowhere and cannot be tuned.
+    pub enabled: Option<bool>,
+    pub stall_detect_ms: Option<u64>,
+    pub failover_after_ms: Option<u64>,
+    pub warm_standby: Option<bool>,
+    pub ring_mb: Option<u64>,
+    pub join_behind_ms: Option<u64>,
+}
+
+impl ChannelConfig {
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    /// The global stream settings with this channel's overrides applied.
+    pub fn effective_stream(&self, global: &StreamConfig) -> StreamConfig {
+        StreamConfig {
+            stall_detect_ms: self.stall_detect_ms.unwrap_or(global.stall_detect_ms),
+            failover_after_ms: self.failover_after_ms.unwrap_or(global.failover_after_ms),
+            warm_standby: self.warm_standby.unwrap_or(global.warm_standby),
+            ring_mb: self.ring_mb.unwrap_or(global.ring_mb),
+            join_behind_ms: self.join_behind_ms.unwrap_or(global.join_behind_ms),
+            ..global.clone()
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (or `./streamforge.toml` when present), applies the
+    /// environment overrides from `env`, and validates.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (read(p)?, p.display().to_string()),
+            None if Path::new("streamforge.toml").exists() => {
+                (read(Path::new("streamforge.toml"))?, "streamforge.toml".to_string())
+            }
+            None => (String::new(), "(defaults)".to_string()),
+        };
+        Self::from_toml_with_env(&text, &origin, env)
+    }
+
+    pub fn from_toml_with_env(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let parse_err = |origin: &str, e: &dyn std::fmt::Display| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string().trim().to_string(),
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(origin, &e))?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("STREAMFORGE_") else { continue };
+            let Some((section, key)) = rest.split_once('_') else { continue };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if section == "channel" || section == "log" {
+                continue;
+            }
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value.clone()));
+            let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let Some(sec) = entry.as_table_mut() else {
+                return Err(invalid(name, value, "overrides a key that is not a section"));
+            };
+            sec.insert(key, parsed);
+        }
+        let config: Config = toml::Value::Table(table).try_into().map_err(|e| parse_err(origin, &e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|_| invalid("server.listen", &self.server.listen, "is not an address like 0.0.0.0:5004"))?;
+        if let Some(u) = &self.server.public_url {
+            let ok = url::Url::parse(u).map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            if ok != Ok(true) {
+                return Err(invalid("server.public_url", u, "is not an absolute http(s) URL"));
+            }
+        }
+        if self.tuner.count == 0 {
+            return Err(invalid("tuner.count", 0, "must be at least 1"));
+        }
+        validate_stream("stream", &self.stream)?;
+        let mut numbers = HashSet::new();
+        for (i, ch) in self.channel.iter().enumerate() {
+            let key = |k: &str| format!("channel[{i}].{k}");
+            if ch.number.is_empty() || !ch.number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                return Err(invalid(key("number"), format!("{:?}", ch.number), "must be digits like \"101\" or \"5.1\""));
+            }
+            if !numbers.insert(ch.number.clone()) {
+                return Err(invalid(key("number"), &ch.number, "is a duplicate channel number"));
+            }
+            if ch.name.trim().is_empty() {
+                return Err(invalid(key("name"), "\"\"", "must not be empty"));
+            }
+            if ch.streams.is_empty() {
+                return Err(invalid(key("streams"), "[]", "must list at least one stream"));
+            }
+            for (j, s) in ch.streams.iter().enumerate() {
+                if !is_valid_stream_url(s) {
+                    return Err(invalid(format!("channel[{i}].streams[{j}]"), redact(s), "is not an http(s) URL, file:// URL or absolute path"));
+                }
+            }
+            validate_stream(&format!("channel[{i}]"), &ch.effective_stream(&self.stream))?;
+        }
+        Ok(())
+    }
+
+    pub fn enabled_channels(&self) -> impl Iterator<Item = &ChannelConfig> {
+        self.channel.iter().filter(|c| c.is_enabled())
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+}
+
+fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("{prefix}.{k}");
+    if s.connect_timeout_ms < 100 {
+        return Err(invalid(key("connect_timeout_ms"), s.connect_timeout_ms, "must be at least 100"));
+    }
+    if s.stall_detect_ms < 100 {
+        return Err(invalid(key("stall_detect_ms"), s.stall_detect_ms, "must be at least 100"));
+    }
+    if s.failover_after_ms <= s.stall_detect_ms {
+        return Err(invalid(
+            key("failover_after_ms"),
+            s.failover_after_ms,
+            format!("must be greater than {} ({})", key("stall_detect_ms"), s.stall_detect_ms),
+        ));
+    }
+    if s.ring_mb == 0 || s.ring_mb > 1024 {
+        return Err(invalid(key("ring_mb"), s.ring_mb, "must be between 1 and 1024"));
+    }
+    if s.join_behind_ms > 60_000 {
+        return Err(invalid(key("join_behind_ms"), s.join_behind_ms, "must be at most 60000"));
+    }
+    if s.user_agent.trim().is_empty() {
+        return Err(invalid(key("user_agent"), "\"\"", "must not be empty"));
+    }
+    Ok(())
+}
+
+/// http(s) URLs with a host, `file://` URLs, and absolute paths.
+pub fn is_valid_stream_url(s: &str) -> bool {
+    if s.starts_with('/') {
+        return true;
+    }
+    match url::Url::parse(s) {
+        Ok(u) => match u.scheme() {
+            "http" | "https" => u.host_str().is_some_and(|h| !h.is_empty()),
+            "file" => true,
+            _ => false,
+        },
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,84 @@
+//! StreamForge: an IPTV proxy for Plex with FFmpeg embedded through
+//! `ffmpeg-next`. `run` wires the store, the session registry and the HTTP
+//! server around a bound listener and a shutdown future, so tests can start
+//! it on 127.0.0.1:0.
+
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod lineup;
+pub mod media;
+pub mod plex;
+pub mod redact;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::lineup::Lineup;
+use crate::media::manager::Sessions;
+use crate::store::{EventSink, Store};
+
+/// Serves until `shutdown` resolves, then stops sessions, drains the event
+/// writer and closes the database.
+pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    media::input::init_ffmpeg();
+    let store = Store::open(&config.server.data_dir)
+        .await
+        .with_context(|| format!("opening the database in {}", config.server.data_dir.display()))?;
+    let (events, writer) = EventSink::start(store.clone());
+    let device = Arc::new(plex::Device::load_or_create(&store, &config.server.friendly_name).await?);
+    let sessions = Sessions::new(config.tuner.count, config.stream.clone(), events.clone());
+    let state = AppState {
+        config: Arc::new(config.clone()),
+        lineup: Lineup::new(config.channel.clone()),
+        sessions: Arc::clone(&sessions),
+        store: store.clone(),
+        events: events.clone(),
+        device,
+    };
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, channels = config.enabled_channels().count(), tuners = config.tuner.count, "StreamForge listening");
+    let app = http::router(state);
+    let stopper = Arc::clone(&sessions);
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: ending sessions");
+        // Ending the sessions closes their rings, which ends every client
+        // body, which lets the graceful shutdown finish.
+        let _ = tokio::task::spawn_blocking(move || stopper.shutdown(Duration::from_secs(2))).await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(graceful).await.context("HTTP server")?;
+    drop(events);
+    drop(sessions);
+    // The writer ends once every sink is gone; sessions' threads hold clones
+    // until they end, so bound the wait.
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

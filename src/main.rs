@@ -1,0 +1,88 @@
+//! Thin binary: parse flags, set up logging, dispatch to the library.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use streamforge::config::Config;
+
+#[derive(Parser)]
+#[command(name = "streamforge", version, about = "IPTV proxy for Plex with seamless failover")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy (HDHomeRun emulation, streams, API).
+    Serve {
+        /// TOML config file (default: ./streamforge.toml when present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Run with a built-in loopback upstream and demo channels.
+        #[arg(long)]
+        demo: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve { config, demo } => serve(config, demo).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config::load(path.as_deref(), std::env::vars())?)
+}
+
+async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let (upstream, config) = if demo {
+        let (up, cfg) = streamforge::demo::setup(config).await.context("starting the demo upstream")?;
+        (Some(up), cfg)
+    } else {
+        (None, config)
+    };
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    if demo {
+        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let base = format!("http://{host}:{}", addr.port());
+        println!("\nStreamForge demo running. Open a channel in a player:");
+        for ch in &config.channel {
+            println!("  ffplay {base}/auto/v{}    # {}", ch.number, ch.name);
+        }
+        println!("  Sessions: {base}/api/sessions   Events: {base}/api/events");
+        println!("  Channel 102's primary stalls after 20 s of play: watch the failover event, the picture goes on.");
+        println!("  Plex: add a DVR with the address {host}:{}\n", addr.port());
+    }
+    let result = streamforge::run(config, listener, streamforge::shutdown_signal()).await;
+    drop(upstream);
+    result
+}

@@ -1,0 +1,187 @@
+//! Per-session shared state: health, counters and the state machine value
+//! the API shows. Written by the session's threads (demux, watchdog),
+//! read by the HTTP layer. Everything is atomics or short mutex sections.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::input::now_ms;
+use super::ring::Ring;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Starting = 0,
+    Healthy = 1,
+    Stalled = 2,
+    Switching = 3,
+    Ended = 4,
+}
+
+impl State {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => State::Starting,
+            1 => State::Healthy,
+            2 => State::Stalled,
+            3 => State::Switching,
+            _ => State::Ended,
+        }
+    }
+}
+
+/// How a session's start went, for the first request waiting on it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Starting,
+    /// The ring holds a join point: clients can be served.
+    Ready,
+    /// Every candidate failed before anything could be served.
+    Failed(String),
+}
+
+/// Shared by the demux thread (writer), the watchdog and the HTTP layer.
+pub struct Shared {
+    pub channel: String,
+    pub ring: Arc<Ring>,
+    pub started: Instant,
+    /// Set to stop the session (last client gone, shutdown); polled by every
+    /// FFmpeg interrupt callback of the session.
+    pub stop: Arc<AtomicBool>,
+    state: AtomicU8,
+    pub source_index: AtomicUsize,
+    /// Redacted URL of the candidate now playing.
+    pub source: Mutex<String>,
+    pub clients: AtomicUsize,
+    /// Demuxed bytes from upstream, all candidates together.
+    pub bytes_in: AtomicU64,
+    pub packets_in: AtomicU64,
+    pub failovers: AtomicU64,
+    /// `now_ms()` of the last packet from the live input.
+    pub last_data_ms: AtomicU64,
+    pub readers_lagged: AtomicU64,
+    pub readers_dropped: AtomicU64,
+    /// Samples of (ms, bytes_in) for the bitrate over a sliding window.
+    rate: Mutex<VecDeque<(u64, u64)>>,
+    pub phase: tokio::sync::watch::Sender<Phase>,
+}
+
+/// Bitrate window.
+const RATE_WINDOW_MS: u64 = 5000;
+
+impl Shared {
+    pub fn new(channel: &str, ring: Arc<Ring>, stop: Arc<AtomicBool>) -> Arc<Self> {
+        Arc::new(Self {
+            channel: channel.to_string(),
+            ring,
+            started: Instant::now(),
+            stop,
+            state: AtomicU8::new(State::Starting as u8),
+            source_index: AtomicUsize::new(0),
+            source: Mutex::new(String::new()),
+            clients: AtomicUsize::new(0),
+            bytes_in: AtomicU64::new(0),
+            packets_in: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
+            last_data_ms: AtomicU64::new(now_ms()),
+            readers_lagged: AtomicU64::new(0),
+            readers_dropped: AtomicU64::new(0),
+            rate: Mutex::new(VecDeque::new()),
+            phase: tokio::sync::watch::channel(Phase::Starting).0,
+        })
+    }
+
+    pub fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    pub fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::Relaxed);
+    }
+
+    /// Moves from `from` to `to` only if the state is still `from`.
+    pub fn transition(&self, from: State, to: State) -> bool {
+        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+
+    pub fn record_packet(&self, bytes: usize) {
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.last_data_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn ms_since_data(&self) -> u64 {
+        now_ms().saturating_sub(self.last_data_ms.load(Ordering::Relaxed))
+    }
+
+    /// Called periodically (the watchdog tick) to sample the byte counter.
+    pub fn sample_rate(&self) {
+        let now = now_ms();
+        let bytes = self.bytes_in.load(Ordering::Relaxed);
+        let mut r = self.rate.lock();
+        r.push_back((now, bytes));
+        while r.front().is_some_and(|(t, _)| now - t > RATE_WINDOW_MS) {
+            r.pop_front();
+        }
+    }
+
+    pub fn bitrate_bps(&self) -> u64 {
+        let r = self.rate.lock();
+        match (r.front(), r.back()) {
+            (Some((t0, b0)), Some((t1, b1))) if t1 > t0 => (b1 - b0) * 8 * 1000 / (t1 - t0),
+            _ => 0,
+        }
+    }
+
+    pub fn set_source(&self, index: usize, redacted_url: String) {
+        self.source_index.store(index, Ordering::Relaxed);
+        *self.source.lock() = redacted_url;
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// What `GET /api/sessions` shows for one session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub channel: String,
+    pub state: State,
+    pub source_index: usize,
+    pub source: String,
+    pub clients: usize,
+    pub bytes_in: u64,
+    pub bitrate_bps: u64,
+    pub failovers: u64,
+    pub uptime_s: u64,
+    pub bytes_out_ring: u64,
+    pub readers_lagged: u64,
+    pub readers_dropped: u64,
+    pub ms_since_data: u64,
+}
+
+impl Shared {
+    pub fn view(&self) -> SessionView {
+        SessionView {
+            channel: self.channel.clone(),
+            state: self.state(),
+            source_index: self.source_index.load(Ordering::Relaxed),
+            source: self.source.lock().clone(),
+            clients: self.clients.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bitrate_bps: self.bitrate_bps(),
+            failovers: self.failovers.load(Ordering::Relaxed),
+            uptime_s: self.started.elapsed().as_secs(),
+            bytes_out_ring: self.ring.written(),
+            readers_lagged: self.readers_lagged.load(Ordering::Relaxed),
+            readers_dropped: self.readers_dropped.load(Ordering::Relaxed),
+            ms_since_data: self.ms_since_data(),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Opening an upstream with libavformat: options, the interrupt deadline,
+//! validation that what answered is a media stream, and typed errors.
+//! Opening runs on a throwaway thread ([`open_in_background`]) because DNS
+//! resolution cannot be interrupted: the caller can abandon a hung open.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::format::context::Input;
+use ffmpeg::media::Type as MediaType;
+
+use crate::redact::redact;
+
+/// Milliseconds since the first call, on a monotonic clock. Atomics hold
+/// instants as these.
+pub fn now_ms() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// The deadline FFmpeg's interrupt callback compares against. Written by
+/// the thread that owns the input (pushing it forward as data arrives) and
+/// by whoever wants to cancel; read by FFmpeg's polling inside blocking I/O.
+#[derive(Debug)]
+pub struct Interrupt {
+    deadline_ms: AtomicU64,
+    cancelled: AtomicBool,
+    /// A session-wide stop flag (shutdown) shared by all of its inputs.
+    stop: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    pub fn new(stop: Arc<AtomicBool>, timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            deadline_ms: AtomicU64::new(now_ms() + timeout.as_millis() as u64),
+            cancelled: AtomicBool::new(false),
+            stop,
+        })
+    }
+
+    pub fn extend(&self, timeout: Duration) {
+        self.deadline_ms.store(now_ms() + timeout.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn should_abort(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+            || self.stop.load(Ordering::Relaxed)
+            || now_ms() > self.deadline_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn timed_out(&self) -> bool {
+        now_ms() > self.deadline_ms.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum OpenError {
+    #[error("connection refused or unreachable: {url}")]
+    Unreachable { url: String },
+    #[error("HTTP {status} from {url}")]
+    Http { status: u16, url: String },
+    #[error("not a media stream (no audio or video found): {url}")]
+    NotMedia { url: String },
+    #[error("no packet within {ms} ms: {url}")]
+    Timeout { url: String, ms: u64 },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("cannot open {url}: {message}")]
+    Other { url: String, message: String },
+}
+
+impl OpenError {
+    /// A short machine-friendly reason for events.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            OpenError::Unreachable { .. } => "unreachable",
+            OpenError::Http { .. } => "http_error",
+            OpenError::NotMedia { .. } => "not_media",
+            OpenError::Timeout { .. } => "timeout",
+            OpenError::Cancelled => "cancelled",
+            OpenError::Other { .. } => "error",
+        }
+    }
+
+    pub fn from_ffmpeg(e: ffmpeg::Error, url: &str, interrupt: &Interrupt, timeout: Duration) -> Self {
+        use ffmpeg::Error as E;
+        let url = redact(url);
+        let http = |status| OpenError::Http { status, url: url.clone() };
+        match e {
+            E::Exit if interrupt.timed_out() => OpenError::Timeout { url, ms: timeout.as_millis() as u64 },
+            E::Exit => OpenError::Cancelled,
+            E::HttpBadRequest => http(400),
+            E::HttpUnauthorized => http(401),
+            E::HttpForbidden => http(403),
+            E::HttpNotFound => http(404),
+            E::HttpOther4xx => http(499),
+            E::HttpServerError => http(500),
+            E::InvalidData | E::StreamNotFound | E::DemuxerNotFound => OpenError::NotMedia { url },
+            E::Other { errno } if errno == libc_errno::ECONNREFUSED || errno == libc_errno::EHOSTUNREACH
+                || errno == libc_errno::ENETUNREACH || errno == libc_errno::ENOENT => OpenError::Unreachable { url },
+            E::Other { errno } if errno == libc_errno::ETIMEDOUT => OpenError::Timeout { url, ms: timeout.as_millis() as u64 },
+            other => OpenError::Other { url, message: other.to_string() },
+        }
+    }
+}
+
+/// errno values as FFmpeg reports them on Linux.
+mod libc_errno {
+    pub const ENOENT: i32 = 2;
+    pub const ETIMEDOUT: i32 = 110;
+    pub const ECONNREFUSED: i32 = 111;
+    pub const EHOSTUNREACH: i32 = 113;
+    pub const ENETUNREACH: i32 = 101;
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub connect_timeout: Duration,
+    pub user_agent: String,
+}
+
+/// An opened upstream with its interrupt handle.
+pub struct Opened {
+    pub input: Input,
+    pub interrupt: Arc<Interrupt>,
+    pub url: String,
+    pub opened_at: Instant,
+    pub open_ms: u64,
+}
+
+// The demux thread receives `Opened` from the opening thread.
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<Opened>();
+};
+
+/// Initialises FFmpeg once (network, log level).
+pub fn init_ffmpeg() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = ffmpeg::init();
+        // FFmpeg's own chatter goes to stderr; keep it to real errors.
+        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+    });
+}
+
+/// Turns a configured candidate into what libavformat opens.
+pub fn ffmpeg_url(url: &str) -> String {
+    url.strip_prefix("file://").map(str::to_string).unwrap_or_else(|| url.to_string())
+}
+
+/// Opens `url` and checks it is a media stream with audio or video. Blocks;
+/// aborted through `interrupt` (deadline or cancel).
+pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<Opened, OpenError> {
+    init_ffmpeg();
+    let started = Instant::now();
+    let mut dict = ffmpeg::Dictionary::new();
+    dict.set("user_agent", &opts.user_agent);
+    // Backstops only: stalls are detected by the session, not by FFmpeg.
+    dict.set("rw_timeout", "30000000");
+    dict.set("reconnect", "0");
+    dict.set("multiple_requests", "0");
+    // HLS: start near the live edge, reload promptly.
+    dict.set("live_start_index", "-3");
+    let cb = Arc::clone(&interrupt);
+    let input = ffmpeg::format::input_with_interrupt_and_dictionary(&ffmpeg_url(url), move || cb.should_abort(), dict)
+        .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout))?;
+    let has_media = input.streams().any(|s| match s.parameters().medium() {
+        MediaType::Video => {
+            let (w, h) = video_size(&s.parameters());
+            s.parameters().id() != ffmpeg::codec::Id::None && w > 0 && h > 0
+        }
+        MediaType::Audio => s.parameters().id() != ffmpeg::codec::Id::None && audio_rate(&s.parameters()) > 0,
+        _ => false,
+    });
+    if !has_media {
+        return Err(OpenError::NotMedia { url: redact(url) });
+    }
+    Ok(Opened {
+        input,
+        interrupt,
+        url: url.to_string(),
+        opened_at: Instant::now(),
+        open_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Runs [`open`] on its own thread. The receiver yields one result; a caller
+/// that stops waiting drops it and cancels `interrupt`, and the thread ends
+/// on its own (dropping the input) once FFmpeg or DNS returns.
+pub fn open_in_background(
+    name: String,
+    url: String,
+    opts: OpenOptions,
+    interrupt: Arc<Interrupt>,
+) -> crossbeam_channel::Receiver<Result<Opened, OpenError>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        let _ = tx.send(open(&url, &opts, interrupt));
+    });
+    if let Err(e) = spawned {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let _ = tx.send(Err(OpenError::Other { url: String::new(), message: format!("cannot spawn thread: {e}") }));
+        return rx;
+    }
+    rx
+}
+
+pub fn video_size(p: &ffmpeg::codec::Parameters) -> (i32, i32) {
+    // SAFETY: `p` wraps a valid AVCodecParameters for its whole lifetime;
+    // we only read plain integer fields.
+    unsafe {
+        let raw = p.as_ptr();
+        ((*raw).width, (*raw).height)
+    }
+}
+
+pub fn audio_rate(p: &ffmpeg::codec::Parameters) -> i32 {
+    // SAFETY: as in `video_size`.
+    unsafe { (*p.as_ptr()).sample_rate }
+}
+
+pub fn audio_channels(p: &ffmpeg::codec::Parameters) -> i32 {
+    // SAFETY: as in `video_size`; `ch_layout` exists since FFmpeg 5.1.
+    unsafe { (*p.as_ptr()).ch_layout.nb_channels }
+}
+
+/// Bytes read so far by the input's top-level IO (0 when unknown, e.g.
+/// inside HLS where segments have their own IO).
+pub fn bytes_read(input: &Input) -> u64 {
+    // SAFETY: `input` owns a valid AVFormatContext; `pb` is either null or
+    // the context's live AVIOContext, and we only read a counter.
+    unsafe {
+        let ctx = input.as_ptr();
+        let pb = (*ctx).pb;
+        if pb.is_null() { 0 } else { (*pb).bytes_read.max(0) as u64 }
+    }
+}

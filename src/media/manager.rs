@@ -1,0 +1,228 @@
+//! Channel sessions: one per tuned channel, shared by all its clients.
+//! Starts a session on the first request, joins later clients to it,
+//! enforces the tuner budget, lingers after the last client leaves, and
+//! stops everything at shutdown.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::health::{Phase, SessionView, Shared, State};
+use super::ring::{Ring, RingReader};
+use super::session::{self, Plan};
+use crate::config::{ChannelConfig, StreamConfig};
+use crate::store::EventSink;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TuneError {
+    #[error("all {0} tuners are in use")]
+    AllTunersBusy(u32),
+    #[error("tuning failed: {0}")]
+    Failed(String),
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+struct Entry {
+    shared: Arc<Shared>,
+    /// Bumped whenever a client joins; a linger timer only stops the
+    /// session if nobody joined since it was armed.
+    generation: Arc<AtomicU64>,
+    linger: Duration,
+    join_behind: Duration,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Owned by the HTTP state; the map is guarded by a mutex held only for
+/// lookups and inserts, never across awaits or FFmpeg calls.
+pub struct Sessions {
+    map: Mutex<HashMap<String, Entry>>,
+    tuners: u32,
+    stream: StreamConfig,
+    events: EventSink,
+    shutting_down: AtomicBool,
+}
+
+/// A client's hold on a session; dropping it (the HTTP body ended) may
+/// start the linger timer.
+pub struct ClientGuard {
+    sessions: Arc<Sessions>,
+    channel: String,
+    shared: Arc<Shared>,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        let left = self.shared.clients.fetch_sub(1, Ordering::AcqRel) - 1;
+        tracing::info!(channel = %self.channel, clients = left, "client left");
+        if left == 0 {
+            self.sessions.arm_linger(&self.channel, &self.shared);
+        }
+    }
+}
+
+impl ClientGuard {
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+impl Sessions {
+    pub fn new(tuners: u32, stream: StreamConfig, events: EventSink) -> Arc<Self> {
+        Arc::new(Self { map: Mutex::new(HashMap::new()), tuners, stream, events, shutting_down: AtomicBool::new(false) })
+    }
+
+    pub fn tuner_count(&self) -> u32 {
+        self.tuners
+    }
+
+    /// Joins or starts the channel's session and waits until it can serve
+    /// (a join point is in the ring) or has failed.
+    pub async fn tune(self: &Arc<Self>, ch: &ChannelConfig) -> Result<(RingReader, ClientGuard), TuneError> {
+        if self.shutting_down.load(Ordering::Relaxed) {
+            return Err(TuneError::ShuttingDown);
+        }
+        let (shared, join_behind) = self.join_or_start(ch)?;
+        let guard = ClientGuard { sessions: Arc::clone(self), channel: ch.number.clone(), shared: Arc::clone(&shared) };
+        let mut phase = shared.phase.subscribe();
+        let outcome = phase.wait_for(|p| *p != Phase::Starting).await.map(|p| p.clone());
+        match outcome {
+            Ok(Phase::Ready) => {}
+            Ok(Phase::Failed(reason)) => return Err(TuneError::Failed(reason)),
+            _ => return Err(TuneError::Failed("session ended while starting".into())),
+        }
+        match shared.ring.reader(join_behind) {
+            Some(r) => Ok((r, guard)),
+            None => Err(TuneError::Failed("session ended before any keyframe".into())),
+        }
+    }
+
+    fn join_or_start(&self, ch: &ChannelConfig) -> Result<(Arc<Shared>, Duration), TuneError> {
+        let mut map = self.map.lock();
+        if let Some(e) = map.get(&ch.number)
+            && e.shared.state() != State::Ended
+            && !e.shared.is_stopping()
+        {
+            e.generation.fetch_add(1, Ordering::AcqRel);
+            let n = e.shared.clients.fetch_add(1, Ordering::AcqRel) + 1;
+            tracing::info!(channel = %ch.number, clients = n, "client joined running session");
+            return Ok((Arc::clone(&e.shared), e.join_behind));
+        }
+        // Ended sessions (exhausted) give their tuner back.
+        if let Some(e) = map.remove(&ch.number) {
+            Self::stop_entry(e);
+        }
+        map.retain(|_, e| e.shared.state() != State::Ended);
+        if map.len() as u32 >= self.tuners {
+            // A lingering session (no clients) yields its tuner.
+            let idle = map.iter().find(|(_, e)| e.shared.clients.load(Ordering::Acquire) == 0).map(|(k, _)| k.clone());
+            match idle {
+                Some(k) => {
+                    if let Some(e) = map.remove(&k) {
+                        tracing::info!(channel = %k, "stopping idle session to free a tuner");
+                        Self::stop_entry(e);
+                    }
+                }
+                None => return Err(TuneError::AllTunersBusy(self.tuners)),
+            }
+        }
+        let cfg = ch.effective_stream(&self.stream);
+        let ring = Ring::new((cfg.ring_mb as usize) << 20);
+        let stop = Arc::new(AtomicBool::new(false));
+        let shared = Shared::new(&ch.number, ring, stop);
+        shared.clients.store(1, Ordering::Release);
+        let plan = Plan { channel: ch.number.clone(), candidates: ch.streams.clone(), stream: cfg.clone() };
+        let thread = session::spawn(plan, Arc::clone(&shared), self.events.clone())
+            .map_err(|e| TuneError::Failed(format!("cannot start session thread: {e}")))?;
+        let join_behind = Duration::from_millis(cfg.join_behind_ms);
+        map.insert(
+            ch.number.clone(),
+            Entry {
+                shared: Arc::clone(&shared),
+                generation: Arc::new(AtomicU64::new(0)),
+                linger: Duration::from_millis(cfg.linger_ms),
+                join_behind,
+                thread: Some(thread),
+            },
+        );
+        tracing::info!(channel = %ch.number, "session started");
+        Ok((shared, join_behind))
+    }
+
+    fn stop_entry(mut e: Entry) {
+        e.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = e.thread.take() {
+            // Joining would block the caller; the thread ends on its own
+            // within one interrupt poll. Shutdown joins explicitly.
+            drop(t);
+        }
+    }
+
+    fn arm_linger(self: &Arc<Self>, channel: &str, shared: &Arc<Shared>) {
+        let (generation, linger) = {
+            let map = self.map.lock();
+            match map.get(channel) {
+                Some(e) if Arc::ptr_eq(&e.shared, shared) => (e.generation.load(Ordering::Acquire), e.linger),
+                _ => return,
+            }
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            self.stop_if_idle(channel, shared, generation);
+            return;
+        };
+        let me = Arc::clone(self);
+        let channel = channel.to_string();
+        let shared = Arc::clone(shared);
+        rt.spawn(async move {
+            tokio::time::sleep(linger).await;
+            me.stop_if_idle(&channel, &shared, generation);
+        });
+    }
+
+    fn stop_if_idle(&self, channel: &str, shared: &Arc<Shared>, generation: u64) {
+        let mut map = self.map.lock();
+        let idle = map.get(channel).is_some_and(|e| {
+            Arc::ptr_eq(&e.shared, shared)
+                && e.generation.load(Ordering::Acquire) == generation
+                && e.shared.clients.load(Ordering::Acquire) == 0
+        });
+        if idle && let Some(e) = map.remove(channel) {
+            tracing::info!(%channel, "last client gone and linger over: stopping session");
+            Self::stop_entry(e);
+        }
+    }
+
+    pub fn views(&self) -> Vec<SessionView> {
+        let mut v: Vec<SessionView> = self.map.lock().values().map(|e| e.shared.view()).collect();
+        v.sort_by(|a, b| a.channel.cmp(&b.channel));
+        v
+    }
+
+    pub fn active(&self) -> usize {
+        self.map.lock().values().filter(|e| e.shared.state() != State::Ended).count()
+    }
+
+    /// Stops every session and waits (up to `timeout`) for their threads.
+    pub fn shutdown(&self, timeout: Duration) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+        let entries: Vec<Entry> = self.map.lock().drain().map(|(_, e)| e).collect();
+        let mut threads = Vec::new();
+        for mut e in entries {
+            e.shared.stop.store(true, Ordering::Release);
+            e.shared.ring.close();
+            threads.extend(e.thread.take());
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        for t in threads {
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}

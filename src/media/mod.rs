@@ -1,0 +1,13 @@
+//! The embedded FFmpeg pipeline: opening upstreams (`input`), the splice
+//! (`remux`), the shared output ring (`ring`, `ts`), session health
+//! (`health`), the failover policy (`session`, `standby`) and the session
+//! registry (`manager`).
+
+pub mod health;
+pub mod input;
+pub mod manager;
+pub mod remux;
+pub mod ring;
+pub mod session;
+pub mod standby;
+pub mod ts;

@@ -1,0 +1,411 @@
+//! The splice: one MPEG-TS output muxer per session, fed by whichever input
+//! is live. Streams are mapped by media type (first video, first audio;
+//! extras dropped), timestamps are rebased with one offset per input so A/V
+//! sync survives a switch, jumps inside an input are absorbed, and a final
+//! guard keeps DTS strictly increasing. Only a codec change forces a new
+//! muxer (PAT/PMT version bump, discontinuity flagged).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::codec::{self, Parameters};
+use ffmpeg::format::context::{Input, Output, StreamIo};
+use ffmpeg::media::Type as MediaType;
+use ffmpeg::{Packet, Rational};
+
+use super::ring::Ring;
+
+/// Output time base of the mpegts muxer.
+pub const TB90K: Rational = Rational(1, 90_000);
+/// A jump forward larger than this inside one input is a discontinuity.
+const JUMP_FORWARD: i64 = 10 * 90_000;
+/// Going back by more than this inside one input is a discontinuity.
+const JUMP_BACK: i64 = 90_000;
+/// Packets held at most while waiting for every mapped stream to show one.
+const MAX_HELD: usize = 600;
+/// AVIO buffer: a multiple of 188 so flushes fall on TS packet boundaries.
+const IO_BUFFER: usize = 188 * 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemuxError {
+    #[error("input has neither audio nor video")]
+    NoStreams,
+    #[error("packet written before an input was attached")]
+    NoMuxer,
+    #[error("muxer error while {op}: {source}")]
+    Ffmpeg { op: &'static str, source: ffmpeg::Error },
+}
+
+fn ff(op: &'static str) -> impl FnOnce(ffmpeg::Error) -> RemuxError {
+    move |source| RemuxError::Ffmpeg { op, source }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Video = 0,
+    Audio = 1,
+}
+
+const KINDS: [Kind; 2] = [Kind::Video, Kind::Audio];
+
+#[derive(Clone)]
+struct SrcTrack {
+    index: usize,
+    time_base: Rational,
+    params: Parameters,
+}
+
+/// How one input's streams map onto the output, and its timestamp state.
+pub struct InputMap {
+    src: [Option<SrcTrack>; 2],
+    /// Streams of the input that are not mapped (extra audio, subtitles, data).
+    pub dropped_streams: usize,
+    /// One offset per input, in 90 kHz; per-kind copies only differ while a
+    /// jump has been absorbed on one stream and not yet on the other.
+    offset: Option<[i64; 2]>,
+    held: Vec<(Kind, Packet)>,
+    last_in: [Option<i64>; 2],
+    jump: Option<(i64, [bool; 2])>,
+    /// Jumps absorbed inside this input (wrap, loop, encoder restart).
+    pub jumps: u64,
+}
+
+impl InputMap {
+    pub fn new(input: &Input) -> Result<Self, RemuxError> {
+        let mut src: [Option<SrcTrack>; 2] = [None, None];
+        let mut dropped = 0;
+        for s in input.streams() {
+            let kind = match s.parameters().medium() {
+                MediaType::Video => Kind::Video,
+                MediaType::Audio => Kind::Audio,
+                _ => {
+                    dropped += 1;
+                    continue;
+                }
+            };
+            let slot = &mut src[kind as usize];
+            if slot.is_none() && s.parameters().id() != codec::Id::None {
+                *slot = Some(SrcTrack { index: s.index(), time_base: s.time_base(), params: s.parameters() });
+            } else {
+                dropped += 1;
+            }
+        }
+        if src.iter().all(Option::is_none) {
+            return Err(RemuxError::NoStreams);
+        }
+        Ok(Self { src, dropped_streams: dropped, offset: None, held: Vec::new(), last_in: [None; 2], jump: None, jumps: 0 })
+    }
+
+    /// The output kind of an input stream index, if mapped.
+    pub fn kind_of(&self, stream_index: usize) -> Option<Kind> {
+        KINDS.into_iter().find(|k| self.src[*k as usize].as_ref().is_some_and(|t| t.index == stream_index))
+    }
+
+    pub fn has(&self, kind: Kind) -> bool {
+        self.src[kind as usize].is_some()
+    }
+
+    pub fn codec(&self, kind: Kind) -> Option<codec::Id> {
+        self.src[kind as usize].as_ref().map(|t| t.params.id())
+    }
+
+    pub fn video_size(&self) -> Option<(i32, i32)> {
+        self.src[0].as_ref().map(|t| super::input::video_size(&t.params))
+    }
+
+    /// Converts a demuxed packet to 90 kHz, tagged with its output kind.
+    /// `None` for streams that are not mapped or packets without timestamps.
+    pub fn prepare(&self, mut pkt: Packet) -> Option<(Kind, Packet)> {
+        let kind = self.kind_of(pkt.stream())?;
+        let tb = self.src[kind as usize].as_ref()?.time_base;
+        pkt.rescale_ts(tb, TB90K);
+        if pkt.dts().is_none() {
+            pkt.set_dts(pkt.pts());
+        }
+        pkt.dts()?;
+        if pkt.pts().is_none() {
+            pkt.set_pts(pkt.dts());
+        }
+        Some((kind, pkt))
+    }
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+struct OutTrack {
+    index: usize,
+    last_dts: Option<i64>,
+    /// Largest pts + duration written.
+    max_pts_end: Option<i64>,
+    last_dur: i64,
+}
+
+/// What attaching an input did to the output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attach {
+    /// The first muxer of the session.
+    First,
+    /// Same codecs: the muxer, its PIDs and continuity counters carry on.
+    Continued,
+    /// A new muxer (codec or layout change); PAT/PMT version bumped.
+    NewMuxer { reason: String },
+}
+
+/// Measured at the first packet written after a splice.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpliceReport {
+    /// Output DTS step on the video stream across the splice, in ms.
+    pub video_dts_step_ms: f64,
+    /// Audio DTS minus video DTS (ms) of the last packets before and the
+    /// first packets after the splice.
+    pub av_offset_before_ms: Option<f64>,
+    pub av_offset_after_ms: Option<f64>,
+}
+
+struct RingWriter(Arc<Ring>);
+
+impl Write for RingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.push(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Owns the output muxer for a session's whole life.
+pub struct Remuxer {
+    ring: Arc<Ring>,
+    out: Option<Output>,
+    /// Codecs of the current muxer's (video, audio) streams.
+    layout: [Option<codec::Id>; 2],
+    tracks: [Option<OutTrack>; 2],
+    tables_version: i32,
+    /// Set at an attach after the first; filled at the first write.
+    pending_splice: Option<(Option<i64>, Option<f64>)>,
+    pub last_splice: Option<SpliceReport>,
+    /// Which output streams have been written since the last splice.
+    since_splice: [bool; 2],
+    pub packets_out: u64,
+    pub clamped: u64,
+}
+
+impl Remuxer {
+    pub fn new(ring: Arc<Ring>) -> Self {
+        Self {
+            ring,
+            out: None,
+            layout: [None, None],
+            tracks: [None, None],
+            tables_version: 0,
+            pending_splice: None,
+            last_splice: None,
+            since_splice: [false; 2],
+            packets_out: 0,
+            clamped: 0,
+        }
+    }
+
+    /// Makes `map` the live input: reuses the muxer when the codecs match,
+    /// otherwise starts a new one on the same ring.
+    pub fn attach(&mut self, map: &mut InputMap) -> Result<Attach, RemuxError> {
+        let wanted = [map.codec(Kind::Video), map.codec(Kind::Audio)];
+        let result = if self.out.is_none() {
+            self.open_muxer(map, false)?;
+            Attach::First
+        } else if wanted == self.layout {
+            Attach::Continued
+        } else {
+            let reason = format!(
+                "layout changed: video {:?} → {:?}, audio {:?} → {:?}",
+                self.layout[0], wanted[0], self.layout[1], wanted[1]
+            );
+            if let Some(mut old) = self.out.take() {
+                let _ = old.write_trailer();
+            }
+            self.open_muxer(map, true)?;
+            Attach::NewMuxer { reason }
+        };
+        if result != Attach::First {
+            let v = self.tracks[0].and_then(|t| t.last_dts);
+            self.pending_splice = Some((v, self.av_offset()));
+            self.since_splice = [false; 2];
+        }
+        map.offset = None;
+        Ok(result)
+    }
+
+    fn av_offset(&self) -> Option<f64> {
+        let v = self.tracks[0]?.last_dts?;
+        let a = self.tracks[1]?.last_dts?;
+        Some((a - v) as f64 / 90.0)
+    }
+
+    fn open_muxer(&mut self, map: &InputMap, bump: bool) -> Result<(), RemuxError> {
+        let io = StreamIo::from_write_with_capacity(RingWriter(Arc::clone(&self.ring)), IO_BUFFER)
+            .map_err(ff("creating IO"))?;
+        let mut out = ffmpeg::format::output_to_stream(io, None, Some("mpegts")).map_err(ff("creating muxer"))?;
+        let mut indices = [0usize; 2];
+        for kind in KINDS {
+            if let Some(t) = &map.src[kind as usize] {
+                let mut st = out.add_stream(ffmpeg::encoder::find(codec::Id::None)).map_err(ff("adding stream"))?;
+                st.set_parameters(t.params.clone());
+                // SAFETY: the stream's codecpar is valid and owned by `out`;
+                // a codec tag from another container must not be copied.
+                unsafe { (*st.parameters().as_mut_ptr()).codec_tag = 0 };
+                st.set_time_base(TB90K);
+                indices[kind as usize] = st.index();
+            }
+        }
+        if bump {
+            self.tables_version = (self.tables_version + 1) % 32;
+        }
+        let mut opts = ffmpeg::Dictionary::new();
+        opts.set("max_delay", "700000");
+        opts.set("flush_packets", "1");
+        opts.set("tables_version", &self.tables_version.to_string());
+        if bump {
+            opts.set("mpegts_flags", "+resend_headers+initial_discontinuity");
+        }
+        out.write_header_with(opts).map_err(ff("writing header"))?;
+        for kind in KINDS {
+            let i = kind as usize;
+            self.tracks[i] = map.src[i].as_ref().map(|_| OutTrack {
+                index: indices[i],
+                // Timelines carry over from the previous muxer of the session.
+                ..self.tracks[i].unwrap_or_default()
+            });
+        }
+        self.layout = [map.codec(Kind::Video), map.codec(Kind::Audio)];
+        self.out = Some(out);
+        Ok(())
+    }
+
+    /// Writes one prepared packet of `map` (see [`InputMap::prepare`]).
+    /// Returns true when packets reached the muxer (false while holding).
+    pub fn write(&mut self, map: &mut InputMap, kind: Kind, pkt: Packet) -> Result<bool, RemuxError> {
+        if map.offset.is_none() {
+            map.held.push((kind, pkt));
+            let ready = KINDS.iter().all(|k| !map.has(*k) || map.held.iter().any(|(hk, _)| hk == k));
+            if !ready && map.held.len() < MAX_HELD {
+                return Ok(false);
+            }
+            map.offset = Some([self.initial_offset(&map.held); 2]);
+            for (k, p) in std::mem::take(&mut map.held) {
+                self.write_one(map, k, p)?;
+            }
+            return Ok(true);
+        }
+        self.write_one(map, kind, pkt)?;
+        Ok(true)
+    }
+
+    /// The splice rule (DESIGN.md): one offset for all streams of the input,
+    /// large enough that neither DTS nor presentation time steps back.
+    fn initial_offset(&self, held: &[(Kind, Packet)]) -> i64 {
+        let first_dts = held.iter().filter_map(|(_, p)| p.dts()).min().unwrap_or(0);
+        let first_pts = held.iter().filter_map(|(_, p)| p.pts()).min().unwrap_or(first_dts);
+        let mut off: Option<i64> = None;
+        for t in self.tracks.iter().flatten() {
+            if let Some(d) = t.last_dts {
+                off = off.max(Some(d + t.last_dur.max(1) - first_dts));
+            }
+            if let Some(p) = t.max_pts_end {
+                off = off.max(Some(p - first_pts));
+            }
+        }
+        off.unwrap_or(-first_dts)
+    }
+
+    fn absorb_jump(map: &mut InputMap, kind: Kind, dts_in: i64, dur: i64) {
+        let i = kind as usize;
+        let Some(last) = map.last_in[i] else { return };
+        let step = dts_in - last;
+        if step <= JUMP_FORWARD && step >= -JUMP_BACK {
+            return;
+        }
+        let Some(off) = map.offset.as_mut() else { return };
+        match &mut map.jump {
+            Some((delta, applied)) if !applied[i] => {
+                off[i] -= *delta;
+                applied[i] = true;
+            }
+            _ => {
+                let delta = dts_in - (last + dur.max(1));
+                off[i] -= delta;
+                let mut applied = [false; 2];
+                applied[i] = true;
+                for k in KINDS {
+                    if !map.has(k) {
+                        applied[k as usize] = true;
+                    }
+                }
+                map.jump = Some((delta, applied));
+                map.jumps += 1;
+            }
+        }
+        if map.jump.as_ref().is_some_and(|(_, a)| a.iter().all(|x| *x)) {
+            map.jump = None;
+        }
+    }
+
+    fn write_one(&mut self, map: &mut InputMap, kind: Kind, mut pkt: Packet) -> Result<(), RemuxError> {
+        let i = kind as usize;
+        let Some(mut track) = self.tracks[i] else { return Ok(()) };
+        let (Some(dts_in), Some(pts_in)) = (pkt.dts(), pkt.pts()) else { return Ok(()) };
+        let dur = if pkt.duration() > 0 { pkt.duration() } else { track.last_dur.max(1) };
+        Self::absorb_jump(map, kind, dts_in, dur);
+        map.last_in[i] = Some(dts_in);
+        let off = map.offset.map(|o| o[i]).unwrap_or(0);
+        let mut dts = dts_in + off;
+        let mut pts = pts_in + off;
+        if let Some(last) = track.last_dts
+            && dts <= last
+        {
+            dts = last + 1;
+            self.clamped += 1;
+        }
+        if pts < dts {
+            pts = dts;
+        }
+        if let Some((v_before, av_before)) = self.pending_splice
+            && kind == Kind::Video
+        {
+            let step = v_before.map(|v| (dts - v) as f64 / 90.0).unwrap_or(0.0);
+            self.last_splice = Some(SpliceReport { video_dts_step_ms: step, av_offset_before_ms: av_before, av_offset_after_ms: None });
+            self.pending_splice = None;
+        }
+        pkt.set_dts(Some(dts));
+        pkt.set_pts(Some(pts));
+        pkt.set_duration(dur);
+        pkt.set_stream(track.index);
+        pkt.set_position(-1);
+        let Some(out) = self.out.as_mut() else {
+            return Err(RemuxError::NoMuxer);
+        };
+        pkt.write(out).map_err(ff("writing packet"))?;
+        track.last_dts = Some(dts);
+        track.last_dur = dur;
+        track.max_pts_end = Some(track.max_pts_end.unwrap_or(i64::MIN).max(pts + dur));
+        self.tracks[i] = Some(track);
+        self.packets_out += 1;
+        self.since_splice[i] = true;
+        let all_seen = KINDS.iter().all(|k| self.tracks[*k as usize].is_none() || self.since_splice[*k as usize]);
+        let av = self.av_offset();
+        if let Some(r) = self.last_splice.as_mut()
+            && r.av_offset_after_ms.is_none()
+            && all_seen
+        {
+            r.av_offset_after_ms = av;
+        }
+        Ok(())
+    }
+
+    /// Flushes the muxer at the end of the session.
+    pub fn finish(&mut self) {
+        if let Some(mut out) = self.out.take() {
+            let _ = out.write_trailer();
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! The failover policy, in one place: a channel session's demux thread
+//! tries candidates in order at connect time, watches the live input
+//! (through its watchdog thread), opens a warm standby when it stalls,
+//! switches at the failover threshold or at once on close/error, stays on
+//! the backup, and ends cleanly with an `exhausted` event when nothing is
+//! left. The splice itself is in `remux.rs`; the bytes go to `ring.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg::Packet;
+use parking_lot::Mutex;
+use serde_json::json;
+
+use super::health::{Phase, Shared, State};
+use super::input::{self, Interrupt, OpenError, OpenOptions, Opened};
+use super::remux::{Attach, InputMap, Kind, Remuxer};
+use super::standby::{Handover, Standby};
+use crate::config::StreamConfig;
+use crate::redact::redact;
+use crate::store::EventSink;
+
+/// Watchdog period: stall detection is accurate to about this.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Everything a session thread needs.
+pub struct Plan {
+    pub channel: String,
+    pub candidates: Vec<String>,
+    pub stream: StreamConfig,
+}
+
+impl Plan {
+    fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            connect_timeout: Duration::from_millis(self.stream.connect_timeout_ms),
+            user_agent: self.stream.user_agent.clone(),
+        }
+    }
+    fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.stream.connect_timeout_ms)
+    }
+    fn failover_after(&self) -> Duration {
+        Duration::from_millis(self.stream.failover_after_ms)
+    }
+}
+
+/// Why reading a live input stopped.
+#[derive(Debug)]
+pub enum ReadEnd {
+    /// No data for the interrupt deadline (the failover threshold).
+    Stalled,
+    /// The upstream closed the stream.
+    Closed,
+    Error(String),
+    /// The session is stopping.
+    Stopped,
+    /// Nothing right now; read again.
+    Again,
+}
+
+impl ReadEnd {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReadEnd::Stalled => "stall",
+            ReadEnd::Closed => "closed",
+            ReadEnd::Error(_) => "read_error",
+            ReadEnd::Stopped => "stopped",
+            ReadEnd::Again => "again",
+        }
+    }
+}
+
+impl std::fmt::Display for ReadEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadEnd::Stalled => write!(f, "no data from upstream"),
+            ReadEnd::Closed => write!(f, "upstream closed the stream"),
+            ReadEnd::Error(e) => write!(f, "read error: {e}"),
+            ReadEnd::Stopped => write!(f, "session stopping"),
+            ReadEnd::Again => write!(f, "try again"),
+        }
+    }
+}
+
+/// Reads one packet, classifying the ways it can fail.
+pub fn read_packet(opened: &mut Opened) -> Result<Packet, ReadEnd> {
+    let mut pkt = Packet::empty();
+    match pkt.read(&mut opened.input) {
+        Ok(()) => Ok(pkt),
+        Err(ffmpeg::Error::Eof) => Err(ReadEnd::Closed),
+        Err(ffmpeg::Error::Exit) if opened.interrupt.timed_out() => Err(ReadEnd::Stalled),
+        Err(ffmpeg::Error::Exit) => Err(ReadEnd::Stopped),
+        Err(ffmpeg::Error::Other { errno }) if errno == 11 => Err(ReadEnd::Again),
+        Err(e) => Err(ReadEnd::Error(e.to_string())),
+    }
+}
+
+/// Opens a candidate (on an abandonable thread) and maps its streams.
+pub fn connect(
+    thread_name: &str,
+    url: &str,
+    opts: &OpenOptions,
+    interrupt: Arc<Interrupt>,
+) -> Result<(Opened, InputMap), OpenError> {
+    let rx = input::open_in_background(format!("{thread_name}-open"), url.to_string(), opts.clone(), Arc::clone(&interrupt));
+    // FFmpeg honours the deadline itself; the margin covers DNS, which it
+    // cannot interrupt.
+    let opened = match rx.recv_timeout(opts.connect_timeout + Duration::from_millis(500)) {
+        Ok(r) => r?,
+        Err(_) => {
+            interrupt.cancel();
+            return Err(OpenError::Timeout { url: redact(url), ms: opts.connect_timeout.as_millis() as u64 });
+        }
+    };
+    let map = InputMap::new(&opened.input).map_err(|_| OpenError::NotMedia { url: redact(url) })?;
+    Ok((opened, map))
+}
+
+/// The live input.
+struct Live {
+    index: usize,
+    opened: Opened,
+    map: InputMap,
+    /// Video packets are dropped until a keyframe (a fresh connection).
+    waiting_key: bool,
+    /// Established once its first packet reached the muxer: from then on
+    /// the deadline follows `failover_after`, before it `connect_timeout`.
+    established: bool,
+    /// A failover event to emit once the first packet is written.
+    pending_failover: Option<(Instant, serde_json::Value)>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Failure {
+    index: usize,
+    source: String,
+    phase: &'static str,
+    reason: String,
+    error: String,
+}
+
+struct Runner {
+    plan: Plan,
+    shared: Arc<Shared>,
+    events: EventSink,
+    remux: Remuxer,
+    failures: Vec<Failure>,
+    standby: Arc<Mutex<Option<Standby>>>,
+}
+
+/// Starts the session's demux thread (named `demux-<channel>`).
+pub fn spawn(plan: Plan, shared: Arc<Shared>, events: EventSink) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let name = format!("demux-{}", plan.channel);
+    std::thread::Builder::new().name(name).spawn(move || {
+        let remux = Remuxer::new(Arc::clone(&shared.ring));
+        let mut r = Runner { plan, shared, events, remux, failures: Vec::new(), standby: Arc::new(Mutex::new(None)) };
+        r.run();
+    })
+}
+
+impl Runner {
+    fn ev(&self, kind: &str, detail: serde_json::Value) {
+        self.events.emit(kind, Some(&self.plan.channel), detail);
+    }
+
+    fn run(&mut self) {
+        let started = Instant::now();
+        self.ev("session_start", json!({ "candidates": self.plan.candidates.len() }));
+        let watchdog = self.spawn_watchdog();
+        let mut live = self.connect_from(0, None);
+        while let Some(mut cur) = live.take() {
+            match self.pump(&mut cur) {
+                ReadEnd::Stopped => break,
+                end => {
+                    let stall_ms = self.shared.ms_since_data();
+                    self.record_failure(cur.index, "midstream", end.kind(), &end.to_string());
+                    if self.shared.is_stopping() {
+                        break;
+                    }
+                    let decided = Instant::now();
+                    self.shared.set_state(State::Switching);
+                    let ctx = json!({
+                        "from": redact(&self.plan.candidates[cur.index]),
+                        "from_index": cur.index,
+                        "reason": end.kind(),
+                        "stall_ms": if matches!(end, ReadEnd::Stalled) { stall_ms } else { 0 },
+                    });
+                    let from = cur.index;
+                    drop(cur); // closes the failed upstream connection
+                    live = self.take_standby(from, decided, &ctx).or_else(|| self.connect_from(from + 1, Some((decided, ctx))));
+                }
+            }
+        }
+        *self.standby.lock() = None;
+        self.remux.finish();
+        let exhausted = !self.shared.is_stopping();
+        if exhausted {
+            self.ev(
+                "exhausted",
+                json!({
+                    "candidates": self.failures,
+                    "ran_ms": started.elapsed().as_millis() as u64,
+                    "failovers": self.shared.failovers.load(Ordering::Relaxed),
+                    "bytes_in": self.shared.bytes_in.load(Ordering::Relaxed),
+                }),
+            );
+            let reason = self.failures.iter().map(|f| format!("#{} {}", f.index, f.reason)).collect::<Vec<_>>().join(", ");
+            self.shared.phase.send_if_modified(|p| {
+                if *p == Phase::Starting {
+                    *p = Phase::Failed(format!("every candidate failed: {reason}"));
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        self.shared.set_state(State::Ended);
+        self.shared.ring.close();
+        let _ = watchdog.map(|w| w.join());
+        self.ev(
+            "session_stop",
+            json!({
+                "ran_ms": started.elapsed().as_millis() as u64,
+                "bytes_in": self.shared.bytes_in.load(Ordering::Relaxed),
+                "bytes_out": self.shared.ring.written(),
+                "failovers": self.shared.failovers.load(Ordering::Relaxed),
+                "exhausted": exhausted,
+            }),
+        );
+    }
+
+    fn record_failure(&mut self, index: usize, phase: &'static str, reason: &str, error: &str) {
+        let f = Failure {
+            index,
+            source: redact(&self.plan.candidates[index]),
+            phase,
+            reason: reason.to_string(),
+            error: error.to_string(),
+        };
+        self.ev("candidate_failed", serde_json::to_value(&f).unwrap_or_default());
+        self.failures.push(f);
+    }
+
+    /// Opens candidates from `start` on, in order, until one connects.
+    fn connect_from(&mut self, start: usize, failover: Option<(Instant, serde_json::Value)>) -> Option<Live> {
+        let opts = self.plan.open_options();
+        for index in start..self.plan.candidates.len() {
+            if self.shared.is_stopping() {
+                return None;
+            }
+            let url = self.plan.candidates[index].clone();
+            let interrupt = Interrupt::new(Arc::clone(&self.shared.stop), opts.connect_timeout);
+            let name = format!("demux-{}-{index}", self.plan.channel);
+            match connect(&name, &url, &opts, interrupt) {
+                Ok((opened, map)) => {
+                    // The first keyframe must come within one more timeout.
+                    opened.interrupt.extend(opts.connect_timeout);
+                    let has_video = map.has(Kind::Video);
+                    let pending = failover.clone().map(|(t, mut ctx)| {
+                        ctx["warm_standby"] = json!(false);
+                        (t, ctx)
+                    });
+                    let mut live = Live { index, opened, map, waiting_key: has_video, established: false, pending_failover: pending };
+                    if self.attach(&mut live).is_some() {
+                        return Some(live);
+                    }
+                }
+                Err(e) => self.record_failure(index, "connect", e.reason(), &e.to_string()),
+            }
+        }
+        None
+    }
+
+    /// Attaches a new live input to the muxer; `None` (failure recorded)
+    /// when the muxer cannot take it.
+    fn attach(&mut self, live: &mut Live) -> Option<()> {
+        match self.remux.attach(&mut live.map) {
+            Ok(a) => {
+                self.shared.ring.set_audio_only(!live.map.has(Kind::Video));
+                self.shared.set_source(live.index, redact(&live.opened.url));
+                if let Some((_, ctx)) = live.pending_failover.as_mut() {
+                    ctx["new_muxer"] = json!(matches!(a, Attach::NewMuxer { .. }));
+                    if let Attach::NewMuxer { reason } = &a {
+                        ctx["note"] = json!(format!("new muxer, PAT/PMT version bumped, discontinuity flagged: {reason}"));
+                    }
+                    ctx["dropped_streams"] = json!(live.map.dropped_streams);
+                    if let Some((w, h)) = live.map.video_size() {
+                        ctx["video_size"] = json!(format!("{w}x{h}"));
+                    }
+                }
+                tracing::info!(channel = %self.plan.channel, index = live.index, source = %redact(&live.opened.url),
+                    open_ms = live.opened.open_ms, attach = ?a, "candidate attached");
+                Some(())
+            }
+            Err(e) => {
+                self.record_failure(live.index, "connect", "mux_error", &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Takes over the warm standby when it holds the next candidate.
+    fn take_standby(&mut self, from: usize, decided: Instant, ctx: &serde_json::Value) -> Option<Live> {
+        let sb = self.standby.lock().take()?;
+        if sb.index != from + 1 {
+            return None;
+        }
+        let index = sb.index;
+        match sb.take(self.plan.connect_timeout()) {
+            Ok(Handover { opened, map, held, starts_at_key }) => {
+                let mut ctx = ctx.clone();
+                ctx["warm_standby"] = json!(true);
+                ctx["held_packets"] = json!(held.len());
+                opened.interrupt.extend(self.plan.connect_timeout());
+                let mut live = Live {
+                    index,
+                    opened,
+                    map,
+                    waiting_key: !starts_at_key,
+                    established: false,
+                    pending_failover: Some((decided, ctx)),
+                };
+                self.attach(&mut live)?;
+                for (kind, p) in held {
+                    if let Err(e) = self.write(&mut live, kind, p) {
+                        self.record_failure(index, "switch", "mux_error", &e);
+                        return None;
+                    }
+                }
+                Some(live)
+            }
+            Err((reason, error)) => {
+                self.record_failure(index, "standby", &reason, &error);
+                // Go on from the candidate after the standby.
+                self.connect_from(index + 1, Some((decided, ctx.clone())))
+            }
+        }
+    }
+
+    /// Reads and writes packets until the live input ends.
+    fn pump(&mut self, cur: &mut Live) -> ReadEnd {
+        let failover_after = self.plan.failover_after();
+        loop {
+            let pkt = match read_packet(&mut cur.opened) {
+                Ok(p) => p,
+                Err(ReadEnd::Again) => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Err(ReadEnd::Stalled) if !cur.established => {
+                    return ReadEnd::Error("no keyframe within the connect timeout".into());
+                }
+                Err(e) => return e,
+            };
+            self.shared.record_packet(pkt.size());
+            if cur.established {
+                cur.opened.interrupt.extend(failover_after);
+            }
+            let Some((kind, p)) = cur.map.prepare(pkt) else { continue };
+            if cur.waiting_key {
+                if kind == Kind::Video && p.is_key() {
+                    cur.waiting_key = false;
+                } else {
+                    continue;
+                }
+            }
+            if let Err(e) = self.write(cur, kind, p) {
+                return ReadEnd::Error(e);
+            }
+        }
+    }
+
+    fn write(&mut self, cur: &mut Live, kind: Kind, p: Packet) -> Result<(), String> {
+        let wrote = self.remux.write(&mut cur.map, kind, p).map_err(|e| e.to_string())?;
+        if !wrote {
+            return Ok(());
+        }
+        if !cur.established {
+            cur.established = true;
+            cur.opened.interrupt.extend(self.plan.failover_after());
+            self.shared.last_data_ms.store(input::now_ms(), Ordering::Relaxed);
+        }
+        if let Some((decided, mut ctx)) = cur.pending_failover.take() {
+            ctx["to"] = json!(redact(&cur.opened.url));
+            ctx["to_index"] = json!(cur.index);
+            ctx["switch_ms"] = json!(decided.elapsed().as_secs_f64() * 1000.0);
+            if let Some(s) = self.remux.last_splice {
+                ctx["dts_step_ms"] = json!(s.video_dts_step_ms);
+                ctx["av_offset_before_ms"] = json!(s.av_offset_before_ms);
+            }
+            self.shared.failovers.fetch_add(1, Ordering::Relaxed);
+            self.shared.set_state(State::Healthy);
+            self.ev("failover", ctx);
+        }
+        if self.shared.state() == State::Starting && self.shared.ring.has_join_point() {
+            self.shared.set_state(State::Healthy);
+            self.shared.phase.send_replace(Phase::Ready);
+        }
+        Ok(())
+    }
+
+    /// The watchdog marks stalls and recoveries and manages the standby.
+    fn spawn_watchdog(&self) -> Option<std::thread::JoinHandle<()>> {
+        let shared = Arc::clone(&self.shared);
+        let events = self.events.clone();
+        let standby = Arc::clone(&self.standby);
+        let channel = self.plan.channel.clone();
+        let candidates = self.plan.candidates.clone();
+        let cfg = self.plan.stream.clone();
+        let opts = self.plan.open_options();
+        let spawned = std::thread::Builder::new().name(format!("watch-{channel}")).spawn(move || {
+            let stall_after = cfg.stall_detect_ms;
+            let mut stalled_since: Option<u64> = None;
+            let mut ticks = 0u64;
+            while !matches!(shared.state(), State::Ended) && !shared.is_stopping() {
+                std::thread::sleep(TICK);
+                ticks += 1;
+                if ticks % 5 == 0 {
+                    shared.sample_rate();
+                }
+                let quiet = shared.ms_since_data();
+                if quiet >= stall_after && shared.transition(State::Healthy, State::Stalled) {
+                    let index = shared.source_index.load(Ordering::Relaxed);
+                    stalled_since = Some(input::now_ms() - quiet);
+                    events.emit("stall", Some(&channel), json!({
+                        "source": shared.source.lock().clone(), "source_index": index, "quiet_ms": quiet,
+                    }));
+                    if cfg.warm_standby && index + 1 < candidates.len() {
+                        match Standby::start(&channel, index + 1, candidates[index + 1].clone(), opts.clone(),
+                            Arc::clone(&shared.stop), Duration::from_millis(cfg.failover_after_ms)) {
+                            Ok(sb) => *standby.lock() = Some(sb),
+                            Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
+                        }
+                    }
+                } else if quiet < stall_after && shared.transition(State::Stalled, State::Healthy) {
+                    let since = stalled_since.take().unwrap_or_default();
+                    *standby.lock() = None;
+                    events.emit("stall_recovered", Some(&channel), json!({
+                        "source": shared.source.lock().clone(),
+                        "stall_ms": input::now_ms().saturating_sub(since),
+                    }));
+                }
+                if shared.state() != State::Stalled {
+                    stalled_since = None;
+                }
+            }
+        });
+        spawned.map_err(|e| tracing::error!("cannot start watchdog: {e}")).ok()
+    }
+}

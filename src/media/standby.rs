@@ -1,0 +1,130 @@
+//! Warm standby: the next candidate opened in the background as soon as the
+//! live input stalls, read continuously, holding its packets from its latest
+//! keyframe. At the failover decision the demux thread takes it over and
+//! splices from that keyframe, so the switch never waits for a GOP. Dropping
+//! a [`Standby`] (the primary recovered) cancels it.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
+use ffmpeg_next::Packet;
+
+use super::input::{Interrupt, OpenError, OpenOptions, Opened};
+use super::remux::{InputMap, Kind};
+use super::session::{ReadEnd, connect, read_packet};
+
+/// Longest run of held packets without a new keyframe (about 20 s at 25 fps
+/// plus audio); past it the hold restarts at the next keyframe.
+const MAX_HELD: usize = 2500;
+
+/// A candidate taken over from the standby thread.
+pub struct Handover {
+    pub opened: Opened,
+    pub map: InputMap,
+    /// Packets from the latest keyframe on (prepared, 90 kHz).
+    pub held: Vec<(Kind, Packet)>,
+    /// Whether `held` starts at a video keyframe (or the input has no video).
+    pub starts_at_key: bool,
+}
+
+enum Msg {
+    Ready(Box<Handover>),
+    Failed(String, String),
+}
+
+pub struct Standby {
+    pub index: usize,
+    handover_tx: Sender<()>,
+    msg_rx: Receiver<Msg>,
+    interrupt: Arc<Interrupt>,
+}
+
+impl Drop for Standby {
+    fn drop(&mut self) {
+        // Wakes the thread out of a blocked open or read.
+        self.interrupt.cancel();
+    }
+}
+
+impl Standby {
+    /// Starts opening candidate `index` at `url` on its own thread.
+    pub fn start(
+        channel: &str,
+        index: usize,
+        url: String,
+        opts: OpenOptions,
+        stop: Arc<AtomicBool>,
+        read_timeout: Duration,
+    ) -> std::io::Result<Self> {
+        let (handover_tx, handover_rx) = bounded::<()>(1);
+        let (msg_tx, msg_rx) = bounded::<Msg>(1);
+        let interrupt = Interrupt::new(stop, opts.connect_timeout);
+        let irq = Arc::clone(&interrupt);
+        let name = format!("standby-{channel}-{index}");
+        std::thread::Builder::new().name(name.clone()).spawn(move || {
+            let msg = match connect(&name, &url, &opts, irq) {
+                Ok((opened, map)) => hold(opened, map, &handover_rx, read_timeout),
+                Err(e) => Some(Msg::Failed(e.reason().to_string(), e.to_string())),
+            };
+            if let Some(m) = msg {
+                let _ = msg_tx.send(m);
+            }
+        })?;
+        Ok(Self { index, handover_tx, msg_rx, interrupt })
+    }
+
+    /// Takes the candidate over. Waits at most `timeout` for the thread to
+    /// notice (it checks between packets). On failure returns the reason
+    /// kind and message.
+    pub fn take(self, timeout: Duration) -> Result<Handover, (String, String)> {
+        let _ = self.handover_tx.send(());
+        match self.msg_rx.recv_timeout(timeout) {
+            Ok(Msg::Ready(h)) => Ok(*h),
+            Ok(Msg::Failed(kind, msg)) => Err((kind, msg)),
+            Err(_) => Err(("timeout".into(), format!("standby gave nothing within {} ms", timeout.as_millis()))),
+        }
+    }
+}
+
+/// Reads the standby input, keeping the packets from the latest keyframe,
+/// until asked to hand over or cancelled.
+fn hold(mut opened: Opened, map: InputMap, handover: &Receiver<()>, read_timeout: Duration) -> Option<Msg> {
+    let mut held: Vec<(Kind, Packet)> = Vec::new();
+    let has_video = map.has(Kind::Video);
+    let mut at_key = !has_video;
+    loop {
+        match handover.try_recv() {
+            Ok(()) => {
+                return Some(Msg::Ready(Box::new(Handover { opened, map, held, starts_at_key: at_key })));
+            }
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        match read_packet(&mut opened) {
+            Ok(pkt) => {
+                opened.interrupt.extend(read_timeout);
+                let Some((kind, p)) = map.prepare(pkt) else { continue };
+                if kind == Kind::Video && p.is_key() {
+                    held.clear();
+                    at_key = true;
+                }
+                if has_video && !at_key {
+                    continue;
+                }
+                held.push((kind, p));
+                if held.len() > MAX_HELD {
+                    held.clear();
+                    at_key = !has_video;
+                }
+            }
+            Err(ReadEnd::Again) => continue,
+            Err(ReadEnd::Stopped) => return None,
+            Err(e) => {
+                let err = OpenError::Other { url: super::super::redact::redact(&opened.url), message: e.to_string() };
+                return Some(Msg::Failed(e.kind().to_string(), err.to_string()));
+            }
+        }
+    }
+}

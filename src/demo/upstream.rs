@@ -197,7 +197,10 @@ impl Upstream {
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let inner = Arc::new(Inner { feeds: RwLock::new(HashMap::new()), started: Instant::now() });
+        // The feeds have been "live" for a while: the HLS window is full at
+        // once and connections join mid-file, as with a real provider.
+        let started = Instant::now().checked_sub(Duration::from_secs(97)).unwrap_or_else(Instant::now);
+        let inner = Arc::new(Inner { feeds: RwLock::new(HashMap::new()), started });
         let app = Router::new()
             .route("/ts/{name}", get(serve_ts))
             .route("/hls/{name}/index.m3u8", get(serve_playlist))

@@ -55,6 +55,11 @@ impl Interrupt {
             || now_ms() > self.deadline_ms.load(Ordering::Relaxed)
     }
 
+    /// Cancelled, or the whole session is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed)
+    }
+
     pub fn timed_out(&self) -> bool {
         now_ms() > self.deadline_ms.load(Ordering::Relaxed)
     }
@@ -172,6 +177,14 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     let cb = Arc::clone(&interrupt);
     let input = ffmpeg::format::input_with_interrupt_and_dictionary(&ffmpeg_url(url), move || cb.should_abort(), dict)
         .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout))?;
+    // avformat_find_stream_info reports success when the deadline cut it
+    // short, leaving the abort sticky in the IO context: that is a timeout.
+    if interrupt.is_stopping() {
+        return Err(OpenError::Cancelled);
+    }
+    if interrupt.timed_out() {
+        return Err(OpenError::Timeout { url: redact(url), ms: opts.connect_timeout.as_millis() as u64 });
+    }
     let has_media = input.streams().any(|s| match s.parameters().medium() {
         MediaType::Video => {
             let (w, h) = video_size(&s.parameters());

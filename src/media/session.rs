@@ -91,8 +91,10 @@ pub fn read_packet(opened: &mut Opened) -> Result<Packet, ReadEnd> {
     match pkt.read(&mut opened.input) {
         Ok(()) => Ok(pkt),
         Err(ffmpeg::Error::Eof) => Err(ReadEnd::Closed),
+        Err(ffmpeg::Error::Exit) if opened.interrupt.is_stopping() => Err(ReadEnd::Stopped),
         Err(ffmpeg::Error::Exit) if opened.interrupt.timed_out() => Err(ReadEnd::Stalled),
-        Err(ffmpeg::Error::Exit) => Err(ReadEnd::Stopped),
+        // An abort left sticky in the IO context by an earlier deadline.
+        Err(ffmpeg::Error::Exit) => Err(ReadEnd::Error("input interrupted earlier".into())),
         Err(ffmpeg::Error::Other { errno }) if errno == 11 => Err(ReadEnd::Again),
         Err(e) => Err(ReadEnd::Error(e.to_string())),
     }

@@ -1,0 +1,100 @@
+//! Config: the example parses and matches the defaults; bad configs are
+//! refused with the key named; env overrides apply.
+
+use streamforge::config::{Config, StreamConfig};
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn example_config_parses_and_matches_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("streamforge.example.toml");
+    let c = Config::load(Some(&path), no_env()).expect("example config is valid");
+    let d = Config::default();
+    assert_eq!(c.server, d.server);
+    assert_eq!(c.tuner, d.tuner);
+    assert_eq!(c.stream, d.stream);
+    assert_eq!(c.discovery, d.discovery);
+    assert_eq!(c.channel.len(), 2);
+    assert_eq!(c.channel[1].effective_stream(&c.stream).failover_after_ms, 3000);
+}
+
+#[test]
+fn defaults_are_valid_and_sane() {
+    let d = Config::default();
+    d.validate().expect("defaults valid");
+    let s = StreamConfig::default();
+    assert_eq!((s.connect_timeout_ms, s.stall_detect_ms, s.failover_after_ms), (5000, 3000, 5000));
+    assert!(s.warm_standby);
+}
+
+const CH: &str = "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"http://h.example/a.ts\"]\n";
+
+#[test]
+fn bad_configs_are_refused_naming_the_key() {
+    let cases: &[(&str, &str)] = &[
+        ("[tuner]\ncount = 0\n", "tuner.count (0) must be at least 1"),
+        (
+            "[stream]\nstall_detect_ms = 3000\nfailover_after_ms = 2000\n",
+            "stream.failover_after_ms (2000) must be greater than stream.stall_detect_ms (3000)",
+        ),
+        (
+            "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"not a url\"]\n",
+            "channel[0].streams[0] (not a url) is not an http(s) URL",
+        ),
+        (
+            "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"ftp://h.example/x\"]\n",
+            "channel[0].streams[0] (ftp://h.example/x)",
+        ),
+        ("", ""),
+        ("[server]\nlisten = \"nope\"\n", "server.listen (nope) is not an address"),
+        ("[server]\npublic_url = \"192.168.1.2:5004\"\n", "server.public_url (192.168.1.2:5004)"),
+        ("[stream]\nbogus_key = 1\n", "unknown field `bogus_key`"),
+        ("[strem]\n", "unknown field `strem`"),
+        (
+            "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"http://h.example/a.ts\"]\nstall_detect_ms = 900\nfailover_after_ms = 800\n",
+            "channel[0].failover_after_ms (800) must be greater than channel[0].stall_detect_ms (900)",
+        ),
+        ("[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = []\n", "channel[0].streams ([]) must list at least one stream"),
+    ];
+    for (toml, msg) in cases {
+        let r = Config::from_toml_with_env(toml, "test.toml", no_env());
+        if msg.is_empty() {
+            assert!(r.is_ok(), "{toml:?} should be valid");
+            continue;
+        }
+        let e = r.expect_err(toml).to_string();
+        assert!(e.contains(msg), "{toml:?}: got {e:?}, want {msg:?}");
+    }
+    let dup = format!("{CH}{CH}");
+    let e = Config::from_toml_with_env(&dup, "t", no_env()).unwrap_err().to_string();
+    assert!(e.contains("channel[1].number (101) is a duplicate channel number"), "{e}");
+}
+
+#[test]
+fn credentials_in_a_bad_stream_url_are_redacted_in_the_error() {
+    let t = "[[channel]]\nnumber = \"1\"\nname = \"A\"\nstreams = [\"rtmp://h.example/live/alice/s3cret/1.ts\"]\n";
+    let e = Config::from_toml_with_env(t, "t", no_env()).unwrap_err().to_string();
+    assert!(!e.contains("s3cret") && !e.contains("alice"), "{e}");
+}
+
+#[test]
+fn env_overrides_file_and_is_validated() {
+    let env = vec![
+        ("STREAMFORGE_TUNER_COUNT".to_string(), "4".to_string()),
+        ("STREAMFORGE_STREAM_STALL_DETECT_MS".to_string(), "1000".to_string()),
+        ("STREAMFORGE_SERVER_PUBLIC_URL".to_string(), "http://10.0.0.2:5004".to_string()),
+        ("UNRELATED".to_string(), "x".to_string()),
+    ];
+    let c = Config::from_toml_with_env("[tuner]\ncount = 1\n", "t", env).unwrap();
+    assert_eq!(c.tuner.count, 4);
+    assert_eq!(c.stream.stall_detect_ms, 1000);
+    assert_eq!(c.server.public_url.as_deref(), Some("http://10.0.0.2:5004"));
+    let bad = vec![("STREAMFORGE_STREAM_FAILOVER_AFTER_MS".to_string(), "10".to_string())];
+    let e = Config::from_toml_with_env("", "t", bad).unwrap_err().to_string();
+    assert!(e.contains("stream.failover_after_ms (10)"), "{e}");
+    let unknown = vec![("STREAMFORGE_TUNER_COUNTT".to_string(), "2".to_string())];
+    let e = Config::from_toml_with_env("", "t", unknown).unwrap_err().to_string();
+    assert!(e.contains("countt"), "{e}");
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary, a module per area, real sockets on
+//! 127.0.0.1:0, real libavformat, real SQLite.
+
+mod util;
+
+mod config;
+mod engine;

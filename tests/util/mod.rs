@@ -1,0 +1,260 @@
+//! Shared test utilities: a real StreamForge server on 127.0.0.1:0, the
+//! loopback upstream (from the library), fixtures, and a strict MPEG-TS
+//! client check.
+
+#![allow(dead_code)]
+
+pub mod tscheck;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use streamforge::config::{ChannelConfig, Config};
+use tokio::sync::oneshot;
+
+pub use streamforge::demo::upstream::{Mode, Upstream};
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+pub fn fixture_bytes(name: &str) -> bytes::Bytes {
+    bytes::Bytes::from(std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}")))
+}
+
+/// Logs to the test's captured output (RUST_LOG, default warn).
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .try_init();
+}
+
+/// A channel with the given candidates.
+pub fn channel(number: &str, streams: Vec<String>) -> ChannelConfig {
+    ChannelConfig { number: number.into(), name: format!("Channel {number}"), streams, ..Default::default() }
+}
+
+/// Defaults with short thresholds so failover tests stay fast.
+pub fn fast_config(channels: Vec<ChannelConfig>) -> Config {
+    let mut c = Config::default();
+    c.server.listen = "127.0.0.1:0".into();
+    c.discovery.udp = false;
+    c.discovery.ssdp = false;
+    // Above the fixtures' 2 s GOP: probing ends at the first keyframe.
+    c.stream.connect_timeout_ms = 3000;
+    c.stream.stall_detect_ms = 500;
+    c.stream.failover_after_ms = 1000;
+    c.stream.linger_ms = 300;
+    c.stream.join_behind_ms = 3000;
+    c.channel = channels;
+    c
+}
+
+/// A StreamForge server running in this process on 127.0.0.1:0.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts with a fresh temporary data directory.
+    pub async fn start(config: Config) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut s = Self::start_in(config, tmp.path().to_path_buf()).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts with `data_dir` (to test persistence across restarts).
+    pub async fn start_in(mut config: Config, data_dir: PathBuf) -> Self {
+        init_logs();
+        config.server.data_dir = data_dir.clone();
+        config.validate().expect("test config must be valid");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(streamforge::run(config, listener, async move {
+            let _ = rx.await;
+        }));
+        let s = Self { addr, data_dir, stop: Some(tx), task: Some(task), _tmp: None };
+        // Wait until it answers.
+        for _ in 0..200 {
+            if reqwest::get(s.url("/healthz")).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        reqwest::get(self.url(path)).await.expect("GET").json().await.expect("JSON")
+    }
+
+    pub async fn events(&self) -> Vec<serde_json::Value> {
+        self.json("/api/events?limit=1000").await.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn events_of(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.events().await.into_iter().filter(|e| e["kind"] == kind).collect()
+    }
+
+    /// Waits until an event of `kind` exists (newest first) or panics.
+    pub async fn wait_event(&self, kind: &str, timeout: Duration) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(e) = self.events_of(kind).await.into_iter().next() {
+                return e;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no {kind} event within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn session(&self, channel: &str) -> Option<serde_json::Value> {
+        self.json("/api/sessions").await.as_array()?.iter().find(|s| s["channel"] == channel).cloned()
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let r = tokio::time::timeout(Duration::from_secs(10), t).await;
+            let r = r.expect("server stops within 10 s").expect("server task");
+            r.expect("server ran without error");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A client reading a stream into memory in the background.
+pub struct Capture {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    data: std::sync::Arc<parking_lot::Mutex<Vec<u8>>>,
+    /// (ms since the request, total bytes) at each chunk.
+    pub arrivals: std::sync::Arc<parking_lot::Mutex<Vec<(u64, usize)>>>,
+    pub first_byte_ms: u64,
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Capture {
+    /// GETs `url`; for a 200, keeps reading in the background.
+    pub async fn start(url: &str) -> Self {
+        let t0 = std::time::Instant::now();
+        let resp = reqwest::Client::new().get(url).send().await.expect("GET stream");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let data = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let arrivals = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let first = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let (d, a, e, f) = (data.clone(), arrivals.clone(), ended.clone(), first.clone());
+        let task = tokio::spawn(async move {
+            let mut resp = resp;
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                let ms = t0.elapsed().as_millis() as u64;
+                let _ = f.compare_exchange(u64::MAX, ms, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst);
+                let mut g = d.lock();
+                g.extend_from_slice(&chunk);
+                a.lock().push((ms, g.len()));
+            }
+            e.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        // Wait for the first byte (or the end) so first_byte_ms is known.
+        for _ in 0..1000 {
+            if first.load(std::sync::atomic::Ordering::SeqCst) != u64::MAX || ended.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let first_byte_ms = first.load(std::sync::atomic::Ordering::SeqCst);
+        Self { status, headers, data, arrivals, first_byte_ms, ended, task }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.data.lock().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.lock().len()
+    }
+
+    pub fn ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` bytes arrived.
+    pub async fn wait_bytes(&self, n: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.len() < n {
+            assert!(tokio::time::Instant::now() < deadline, "only {} of {n} bytes within {timeout:?}", self.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops reading (closes the connection) and returns the bytes.
+    pub fn finish(self) -> Vec<u8> {
+        self.task.abort();
+        self.bytes()
+    }
+}
+
+/// Runs `ffprobe` on bytes and returns its JSON (streams + format).
+pub fn ffprobe_json(ts: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.ts");
+    std::fs::write(&path, ts).expect("write capture");
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json", "-show_streams", "-show_format"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe is installed (apt-get install ffmpeg)");
+    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
+}
+
+/// `ffmpeg -v debug -i capture -f null -` output lines about continuity or
+/// timestamp problems.
+pub fn ffmpeg_decode_problems(ts: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.ts");
+    std::fs::write(&path, ts).expect("write capture");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-v", "debug", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg is installed");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("continuity check failed") || l.contains("non monotonically increasing dts") || l.contains("invalid dts")
+        })
+        .map(str::to_string)
+        .collect()
+}

@@ -32,8 +32,11 @@ pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: im
         .await
         .with_context(|| format!("opening the database in {}", config.server.data_dir.display()))?;
     let (events, writer) = EventSink::start(store.clone());
-    let device = Arc::new(plex::Device::load_or_create(&store, &config.server.friendly_name).await?);
+    let addr = listener.local_addr()?;
+    let device = Arc::new(plex::Device::load_or_create(&store, &config.server.friendly_name).await?.serving_at(addr));
     let sessions = Sessions::new(config.tuner.count, config.stream.clone(), events.clone());
+    let advert = Arc::new(plex::Advert::new(&config, Arc::clone(&device), addr, Arc::clone(&sessions)));
+    let advertisers = plex::Advertisers::start(&config, advert).await;
     let state = AppState {
         config: Arc::new(config.clone()),
         lineup: Lineup::new(config.channel.clone()),
@@ -42,12 +45,14 @@ pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: im
         events: events.clone(),
         device,
     };
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, channels = config.enabled_channels().count(), tuners = config.tuner.count, "StreamForge listening");
+    plex::log_setup_urls(&config, addr);
     let app = http::router(state);
     let stopper = Arc::clone(&sessions);
     let graceful = async move {
         shutdown.await;
+        tracing::info!("shutting down: stopping discovery (ssdp:byebye)");
+        advertisers.stop().await;
         tracing::info!("shutting down: ending sessions");
         // Ending the sessions closes their rings, which ends every client
         // body, which lets the graceful shutdown finish.

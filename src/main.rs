@@ -24,6 +24,12 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Print what to enter in Plex (tuner address) and other clients (M3U, XMLTV).
+    Urls {
+        /// TOML config file (default: ./streamforge.toml when present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +50,7 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Serve { config, demo } => serve(config, demo).await,
+            Command::Urls { config } => urls(config),
         }
     });
     match result {
@@ -57,6 +64,17 @@ fn main() -> std::process::ExitCode {
 
 fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     Ok(Config::load(path.as_deref(), std::env::vars())?)
+}
+
+/// `streamforge urls`: the addresses a LAN client would use, from the
+/// config alone (no server needs to run).
+fn urls(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let listen: std::net::SocketAddr = config.server.listen.parse().context("server.listen")?;
+    for line in streamforge::plex::urls::SetupUrls::new(config.server.public_url.as_deref(), listen).lines() {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {

@@ -17,7 +17,11 @@ async fn upstream_with_main() -> Upstream {
 }
 
 fn video_pid(r: &tscheck::TsReport) -> u16 {
-    *r.pids.iter().find(|(_, i)| i.stream_id.is_some_and(|s| (0xE0..=0xEF).contains(&s))).expect("a video PID").0
+    *r.pids
+        .iter()
+        .find(|(_, i)| i.stream_id.is_some_and(|s| (0xE0..=0xEF).contains(&s)))
+        .expect("a video PID")
+        .0
 }
 
 /// Seconds of video media in a capture.
@@ -39,8 +43,19 @@ async fn one_client_gets_clean_h264_aac() {
     let probe = ffprobe_json(&ts);
     let streams = probe["streams"].as_array().unwrap();
     assert_eq!(streams.len(), 2, "{probe}");
-    let codecs: Vec<_> = streams.iter().map(|s| (s["codec_type"].as_str().unwrap(), s["codec_name"].as_str().unwrap())).collect();
-    assert!(codecs.contains(&("video", "h264")) && codecs.contains(&("audio", "aac")), "{codecs:?}");
+    let codecs: Vec<_> = streams
+        .iter()
+        .map(|s| {
+            (
+                s["codec_type"].as_str().unwrap(),
+                s["codec_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        codecs.contains(&("video", "h264")) && codecs.contains(&("audio", "aac")),
+        "{codecs:?}"
+    );
     let r = tscheck::check(&ts);
     r.assert_clean(1000.0);
     // The stream starts at a join point: PAT first, then a keyframe.
@@ -67,7 +82,13 @@ async fn ten_clients_share_one_upstream_connection() {
         assert_eq!(c.status, 200);
         c.wait_bytes(100_000, 10 * SECS).await;
     }
-    assert_eq!(up.feed("main").unwrap().connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        up.feed("main")
+            .unwrap()
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     assert_eq!(srv.session("101").await.unwrap()["clients"], 10);
     for c in caps {
         tscheck::check(&c.finish()).assert_clean(1000.0);
@@ -86,7 +107,11 @@ async fn joining_client_gets_a_burst_from_a_join_point() {
     let ts = joiner.finish();
     assert_eq!(&ts[..3], &[0x47, 0x40, 0x00], "joins at a PAT");
     // join_behind_ms = 3000: the first second brings seconds of media.
-    assert!(media_seconds(&ts) >= 2.0, "only {:.2} s of media in the first second", media_seconds(&ts));
+    assert!(
+        media_seconds(&ts) >= 2.0,
+        "only {:.2} s of media in the first second",
+        media_seconds(&ts)
+    );
     tscheck::check(&ts).assert_clean(1000.0);
     drop(first);
     srv.stop().await;
@@ -104,14 +129,20 @@ async fn slow_client_does_not_delay_a_fast_one() {
     sock.set_recv_buffer_size(4096).unwrap();
     let mut slow = sock.connect(srv.addr).await.unwrap();
     use tokio::io::AsyncWriteExt;
-    slow.write_all(b"GET /auto/v101 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    slow.write_all(b"GET /auto/v101 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let before = fast.len();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let got = fast.bytes()[before..].to_vec();
     // Six seconds of wall time bring about six seconds of media to the fast
     // client, whatever the slow one does.
     let secs = got.len() as f64 / 70_000.0; // fixture is ~540 kbit/s
-    assert!(secs >= 4.0, "fast client got only {} bytes in 6 s", got.len());
+    assert!(
+        secs >= 4.0,
+        "fast client got only {} bytes in 6 s",
+        got.len()
+    );
     assert_eq!(srv.session("101").await.unwrap()["clients"], 2);
     drop(slow);
     let _ = fast.finish();
@@ -147,7 +178,11 @@ async fn connect_failover_case(primary_mode: Option<Mode>, refused: bool) {
         f.set_mode(primary_mode.unwrap());
         up.ts_url("dead")
     };
-    let srv = TestServer::start(fast_config(vec![channel("101", vec![primary, up.ts_url("backup")])])).await;
+    let srv = TestServer::start(fast_config(vec![channel(
+        "101",
+        vec![primary, up.ts_url("backup")],
+    )]))
+    .await;
     let cap = Capture::start(&srv.url("/auto/v101")).await;
     assert_eq!(cap.status, 200, "{primary_mode:?}");
     cap.wait_bytes(50_000, 10 * SECS).await;
@@ -195,9 +230,14 @@ async fn silent_200_primary_falls_over() {
 #[tokio::test(flavor = "multi_thread")]
 async fn all_candidates_dead_is_503_806_with_events() {
     let up = upstream_with_main().await;
-    up.add("a", fixture_bytes("main.ts")).set_mode(Mode::Status(404));
+    up.add("a", fixture_bytes("main.ts"))
+        .set_mode(Mode::Status(404));
     up.add("b", fixture_bytes("main.ts")).set_mode(Mode::Html);
-    let srv = TestServer::start(fast_config(vec![channel("101", vec![up.ts_url("a"), up.ts_url("b")])])).await;
+    let srv = TestServer::start(fast_config(vec![channel(
+        "101",
+        vec![up.ts_url("a"), up.ts_url("b")],
+    )]))
+    .await;
     let r = reqwest::get(srv.url("/auto/v101")).await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["x-hdhomerun-error"], "806");
@@ -219,13 +259,19 @@ async fn all_candidates_dead_is_503_806_with_events() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tuner_limit_is_503_805_and_sharing_uses_no_tuner() {
     let up = upstream_with_main().await;
-    let mut cfg = fast_config(vec![channel("101", vec![up.ts_url("main")]), channel("102", vec![up.ts_url("backup")])]);
+    let mut cfg = fast_config(vec![
+        channel("101", vec![up.ts_url("main")]),
+        channel("102", vec![up.ts_url("backup")]),
+    ]);
     cfg.tuner.count = 1;
     let srv = TestServer::start(cfg).await;
     let a = Capture::start(&srv.url("/auto/v101")).await;
     assert_eq!(a.status, 200);
     let b = Capture::start(&srv.url("/auto/v101")).await;
-    assert_eq!(b.status, 200, "a second client of a playing channel needs no tuner");
+    assert_eq!(
+        b.status, 200,
+        "a second client of a playing channel needs no tuner"
+    );
     let r = reqwest::get(srv.url("/auto/v102")).await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["x-hdhomerun-error"], "805");
@@ -236,14 +282,25 @@ async fn tuner_limit_is_503_805_and_sharing_uses_no_tuner() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_channel_is_404() {
-    let srv = TestServer::start(fast_config(vec![channel("101", vec!["http://127.0.0.1:9/x.ts".into()])])).await;
+    let srv = TestServer::start(fast_config(vec![channel(
+        "101",
+        vec!["http://127.0.0.1:9/x.ts".into()],
+    )]))
+    .await;
     for path in ["/auto/v999", "/stream/999", "/auto/999", "/tuner0/v999"] {
-        assert_eq!(reqwest::get(srv.url(path)).await.unwrap().status(), 404, "{path}");
+        assert_eq!(
+            reqwest::get(srv.url(path)).await.unwrap().status(),
+            404,
+            "{path}"
+        );
     }
     let mut disabled = channel("102", vec!["http://127.0.0.1:9/x.ts".into()]);
     disabled.enabled = Some(false);
     let srv2 = TestServer::start(fast_config(vec![disabled])).await;
-    assert_eq!(reqwest::get(srv2.url("/auto/v102")).await.unwrap().status(), 404);
+    assert_eq!(
+        reqwest::get(srv2.url("/auto/v102")).await.unwrap().status(),
+        404
+    );
     srv.stop().await;
     srv2.stop().await;
 }
@@ -251,15 +308,24 @@ async fn unknown_channel_is_404() {
 #[tokio::test(flavor = "multi_thread")]
 async fn events_survive_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = fast_config(vec![channel("101", vec!["http://127.0.0.1:9/live/u/p/1.ts".into()])]);
+    let cfg = fast_config(vec![channel(
+        "101",
+        vec!["http://127.0.0.1:9/live/u/p/1.ts".into()],
+    )]);
     let srv = TestServer::start_in(cfg.clone(), tmp.path().to_path_buf()).await;
-    assert_eq!(reqwest::get(srv.url("/auto/v101")).await.unwrap().status(), 503);
+    assert_eq!(
+        reqwest::get(srv.url("/auto/v101")).await.unwrap().status(),
+        503
+    );
     srv.wait_event("exhausted", 5 * SECS).await;
     let before = srv.events().await;
     srv.stop().await;
     let srv = TestServer::start_in(cfg, tmp.path().to_path_buf()).await;
     let after = srv.events().await;
-    assert!(after.len() >= before.len() && before.iter().all(|e| after.contains(e)), "{before:?} vs {after:?}");
+    assert!(
+        after.len() >= before.len() && before.iter().all(|e| after.contains(e)),
+        "{before:?} vs {after:?}"
+    );
     srv.stop().await;
 }
 
@@ -273,8 +339,13 @@ async fn session_stops_after_linger_and_closes_upstream() {
     assert_eq!(feed.active.load(std::sync::atomic::Ordering::SeqCst), 1);
     drop(cap.finish());
     let deadline = tokio::time::Instant::now() + 5 * SECS;
-    while srv.session("101").await.is_some() || feed.active.load(std::sync::atomic::Ordering::SeqCst) != 0 {
-        assert!(tokio::time::Instant::now() < deadline, "session still alive after linger");
+    while srv.session("101").await.is_some()
+        || feed.active.load(std::sync::atomic::Ordering::SeqCst) != 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "session still alive after linger"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     srv.wait_event("session_stop", 5 * SECS).await;
@@ -291,7 +362,8 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let dead = format!("http://alice:s3cretpw@127.0.0.1:9/get.php?username=alice&password=s3cretpw");
+    let dead =
+        format!("http://alice:s3cretpw@127.0.0.1:9/get.php?username=alice&password=s3cretpw");
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n[discovery]\nudp = false\nssdp = false\n[stream]\nconnect_timeout_ms = 3000\n\
          [[channel]]\nnumber = \"7\"\nname = \"Secret\"\nstreams = [\"{dead}\", \"http://{}/live/alice/s3cretpw/1.ts\", \"{}\"]\n",
@@ -322,12 +394,19 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
     cap.wait_bytes(20_000, 10 * SECS).await;
     let mut api = String::new();
     for p in ["/api/sessions", "/api/events?limit=100"] {
-        api += &reqwest::get(format!("{base}{p}")).await.unwrap().text().await.unwrap();
+        api += &reqwest::get(format!("{base}{p}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
     }
     assert!(api.contains("/live/***/***/1.ts"), "{api}");
     drop(cap.finish());
     let t0 = std::time::Instant::now();
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -343,6 +422,13 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
     assert!(logs.contains("candidate_failed"), "logs show the failures");
     for secret in ["s3cretpw", "alice"] {
         assert!(!api.contains(secret), "API leaks {secret}: {api}");
-        assert!(!logs.contains(secret), "logs leak {secret}:\n{}", logs.lines().filter(|l| l.contains(secret)).collect::<Vec<_>>().join("\n"));
+        assert!(
+            !logs.contains(secret),
+            "logs leak {secret}:\n{}",
+            logs.lines()
+                .filter(|l| l.contains(secret))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
 }

@@ -5,3 +5,6 @@ mod util;
 
 mod config;
 mod engine;
+mod failover;
+mod plex;
+mod probe;

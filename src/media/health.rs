@@ -3,8 +3,8 @@
 //! read by the HTTP layer. Everything is atomics or short mutex sections.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -64,6 +64,8 @@ pub struct Shared {
     pub failovers: AtomicU64,
     /// `now_ms()` of the last packet from the live input.
     pub last_data_ms: AtomicU64,
+    /// `now_ms()` of the last data before the current stall (0: none).
+    pub stall_since_ms: AtomicU64,
     pub readers_lagged: AtomicU64,
     pub readers_dropped: AtomicU64,
     /// Samples of (ms, bytes_in) for the bitrate over a sliding window.
@@ -89,6 +91,7 @@ impl Shared {
             packets_in: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             last_data_ms: AtomicU64::new(now_ms()),
+            stall_since_ms: AtomicU64::new(0),
             readers_lagged: AtomicU64::new(0),
             readers_dropped: AtomicU64::new(0),
             rate: Mutex::new(VecDeque::new()),
@@ -106,7 +109,9 @@ impl Shared {
 
     /// Moves from `from` to `to` only if the state is still `from`.
     pub fn transition(&self, from: State, to: State) -> bool {
-        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        self.state
+            .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     }
 
     pub fn record_packet(&self, bytes: usize) {

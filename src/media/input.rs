@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::format::context::Input;
 use ffmpeg::media::Type as MediaType;
+use ffmpeg_next as ffmpeg;
 
 use crate::redact::redact;
 
@@ -27,6 +27,9 @@ pub fn now_ms() -> u64 {
 #[derive(Debug)]
 pub struct Interrupt {
     deadline_ms: AtomicU64,
+    /// Set once the deadline made FFmpeg abort: the abort stays sticky in
+    /// the IO context, so later reads fail too, even after `extend`.
+    deadline_hit: AtomicBool,
     cancelled: AtomicBool,
     /// A session-wide stop flag (shutdown) shared by all of its inputs.
     stop: Arc<AtomicBool>,
@@ -36,13 +39,15 @@ impl Interrupt {
     pub fn new(stop: Arc<AtomicBool>, timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
             deadline_ms: AtomicU64::new(now_ms() + timeout.as_millis() as u64),
+            deadline_hit: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
             stop,
         })
     }
 
     pub fn extend(&self, timeout: Duration) {
-        self.deadline_ms.store(now_ms() + timeout.as_millis() as u64, Ordering::Relaxed);
+        self.deadline_ms
+            .store(now_ms() + timeout.as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn cancel(&self) {
@@ -50,9 +55,14 @@ impl Interrupt {
     }
 
     pub fn should_abort(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
-            || self.stop.load(Ordering::Relaxed)
-            || now_ms() > self.deadline_ms.load(Ordering::Relaxed)
+        if self.cancelled.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let hit = now_ms() > self.deadline_ms.load(Ordering::Relaxed);
+        if hit {
+            self.deadline_hit.store(true, Ordering::Relaxed);
+        }
+        hit
     }
 
     /// Cancelled, or the whole session is stopping.
@@ -60,8 +70,10 @@ impl Interrupt {
         self.cancelled.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed)
     }
 
+    /// Whether the deadline has passed or has already aborted FFmpeg.
     pub fn timed_out(&self) -> bool {
-        now_ms() > self.deadline_ms.load(Ordering::Relaxed)
+        self.deadline_hit.load(Ordering::Relaxed)
+            || now_ms() > self.deadline_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -94,12 +106,23 @@ impl OpenError {
         }
     }
 
-    pub fn from_ffmpeg(e: ffmpeg::Error, url: &str, interrupt: &Interrupt, timeout: Duration) -> Self {
+    pub fn from_ffmpeg(
+        e: ffmpeg::Error,
+        url: &str,
+        interrupt: &Interrupt,
+        timeout: Duration,
+    ) -> Self {
         use ffmpeg::Error as E;
         let url = redact(url);
-        let http = |status| OpenError::Http { status, url: url.clone() };
+        let http = |status| OpenError::Http {
+            status,
+            url: url.clone(),
+        };
         match e {
-            E::Exit if interrupt.timed_out() => OpenError::Timeout { url, ms: timeout.as_millis() as u64 },
+            E::Exit if interrupt.timed_out() => OpenError::Timeout {
+                url,
+                ms: timeout.as_millis() as u64,
+            },
             E::Exit => OpenError::Cancelled,
             E::HttpBadRequest => http(400),
             E::HttpUnauthorized => http(401),
@@ -108,10 +131,22 @@ impl OpenError {
             E::HttpOther4xx => http(499),
             E::HttpServerError => http(500),
             E::InvalidData | E::StreamNotFound | E::DemuxerNotFound => OpenError::NotMedia { url },
-            E::Other { errno } if errno == libc_errno::ECONNREFUSED || errno == libc_errno::EHOSTUNREACH
-                || errno == libc_errno::ENETUNREACH || errno == libc_errno::ENOENT => OpenError::Unreachable { url },
-            E::Other { errno } if errno == libc_errno::ETIMEDOUT => OpenError::Timeout { url, ms: timeout.as_millis() as u64 },
-            other => OpenError::Other { url, message: other.to_string() },
+            E::Other { errno }
+                if errno == libc_errno::ECONNREFUSED
+                    || errno == libc_errno::EHOSTUNREACH
+                    || errno == libc_errno::ENETUNREACH
+                    || errno == libc_errno::ENOENT =>
+            {
+                OpenError::Unreachable { url }
+            }
+            E::Other { errno } if errno == libc_errno::ETIMEDOUT => OpenError::Timeout {
+                url,
+                ms: timeout.as_millis() as u64,
+            },
+            other => OpenError::Other {
+                url,
+                message: other.to_string(),
+            },
         }
     }
 }
@@ -158,7 +193,9 @@ pub fn init_ffmpeg() {
 
 /// Turns a configured candidate into what libavformat opens.
 pub fn ffmpeg_url(url: &str) -> String {
-    url.strip_prefix("file://").map(str::to_string).unwrap_or_else(|| url.to_string())
+    url.strip_prefix("file://")
+        .map(str::to_string)
+        .unwrap_or_else(|| url.to_string())
 }
 
 /// Opens `url` and checks it is a media stream with audio or video. Blocks;
@@ -175,25 +212,24 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     // HLS: start near the live edge, reload promptly.
     dict.set("live_start_index", "-3");
     let cb = Arc::clone(&interrupt);
-    let input = ffmpeg::format::input_with_interrupt_and_dictionary(&ffmpeg_url(url), move || cb.should_abort(), dict)
-        .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout))?;
+    let input = ffmpeg::format::input_with_interrupt_and_dictionary(
+        &ffmpeg_url(url),
+        move || cb.should_abort(),
+        dict,
+    )
+    .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout))?;
     // avformat_find_stream_info reports success when the deadline cut it
     // short, leaving the abort sticky in the IO context: that is a timeout.
     if interrupt.is_stopping() {
         return Err(OpenError::Cancelled);
     }
     if interrupt.timed_out() {
-        return Err(OpenError::Timeout { url: redact(url), ms: opts.connect_timeout.as_millis() as u64 });
+        return Err(OpenError::Timeout {
+            url: redact(url),
+            ms: opts.connect_timeout.as_millis() as u64,
+        });
     }
-    let has_media = input.streams().any(|s| match s.parameters().medium() {
-        MediaType::Video => {
-            let (w, h) = video_size(&s.parameters());
-            s.parameters().id() != ffmpeg::codec::Id::None && w > 0 && h > 0
-        }
-        MediaType::Audio => s.parameters().id() != ffmpeg::codec::Id::None && audio_rate(&s.parameters()) > 0,
-        _ => false,
-    });
-    if !has_media {
+    if !has_media(&input) {
         return Err(OpenError::NotMedia { url: redact(url) });
     }
     Ok(Opened {
@@ -202,6 +238,21 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
         url: url.to_string(),
         opened_at: Instant::now(),
         open_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Whether an opened input holds a usable stream: video with a known size
+/// or audio with a known sample rate.
+pub fn has_media(input: &Input) -> bool {
+    input.streams().any(|s| match s.parameters().medium() {
+        MediaType::Video => {
+            let (w, h) = video_size(&s.parameters());
+            s.parameters().id() != ffmpeg::codec::Id::None && w > 0 && h > 0
+        }
+        MediaType::Audio => {
+            s.parameters().id() != ffmpeg::codec::Id::None && audio_rate(&s.parameters()) > 0
+        }
+        _ => false,
     })
 }
 
@@ -220,7 +271,10 @@ pub fn open_in_background(
     });
     if let Err(e) = spawned {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let _ = tx.send(Err(OpenError::Other { url: String::new(), message: format!("cannot spawn thread: {e}") }));
+        let _ = tx.send(Err(OpenError::Other {
+            url: String::new(),
+            message: format!("cannot spawn thread: {e}"),
+        }));
         return rx;
     }
     rx
@@ -253,6 +307,10 @@ pub fn bytes_read(input: &Input) -> u64 {
     unsafe {
         let ctx = input.as_ptr();
         let pb = (*ctx).pb;
-        if pb.is_null() { 0 } else { (*pb).bytes_read.max(0) as u64 }
+        if pb.is_null() {
+            0
+        } else {
+            (*pb).bytes_read.max(0) as u64
+        }
     }
 }

@@ -72,7 +72,13 @@ impl ClientGuard {
 
 impl Sessions {
     pub fn new(tuners: u32, stream: StreamConfig, events: EventSink) -> Arc<Self> {
-        Arc::new(Self { map: Mutex::new(HashMap::new()), tuners, stream, events, shutting_down: AtomicBool::new(false) })
+        Arc::new(Self {
+            map: Mutex::new(HashMap::new()),
+            tuners,
+            stream,
+            events,
+            shutting_down: AtomicBool::new(false),
+        })
     }
 
     pub fn tuner_count(&self) -> u32 {
@@ -81,14 +87,24 @@ impl Sessions {
 
     /// Joins or starts the channel's session and waits until it can serve
     /// (a join point is in the ring) or has failed.
-    pub async fn tune(self: &Arc<Self>, ch: &ChannelConfig) -> Result<(RingReader, ClientGuard), TuneError> {
+    pub async fn tune(
+        self: &Arc<Self>,
+        ch: &ChannelConfig,
+    ) -> Result<(RingReader, ClientGuard), TuneError> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(TuneError::ShuttingDown);
         }
         let (shared, join_behind) = self.join_or_start(ch)?;
-        let guard = ClientGuard { sessions: Arc::clone(self), channel: ch.number.clone(), shared: Arc::clone(&shared) };
+        let guard = ClientGuard {
+            sessions: Arc::clone(self),
+            channel: ch.number.clone(),
+            shared: Arc::clone(&shared),
+        };
         let mut phase = shared.phase.subscribe();
-        let outcome = phase.wait_for(|p| *p != Phase::Starting).await.map(|p| p.clone());
+        let outcome = phase
+            .wait_for(|p| *p != Phase::Starting)
+            .await
+            .map(|p| p.clone());
         match outcome {
             Ok(Phase::Ready) => {}
             Ok(Phase::Failed(reason)) => return Err(TuneError::Failed(reason)),
@@ -96,7 +112,9 @@ impl Sessions {
         }
         match shared.ring.reader(join_behind) {
             Some(r) => Ok((r, guard)),
-            None => Err(TuneError::Failed("session ended before any keyframe".into())),
+            None => Err(TuneError::Failed(
+                "session ended before any keyframe".into(),
+            )),
         }
     }
 
@@ -118,7 +136,10 @@ impl Sessions {
         map.retain(|_, e| e.shared.state() != State::Ended);
         if map.len() as u32 >= self.tuners {
             // A lingering session (no clients) yields its tuner.
-            let idle = map.iter().find(|(_, e)| e.shared.clients.load(Ordering::Acquire) == 0).map(|(k, _)| k.clone());
+            let idle = map
+                .iter()
+                .find(|(_, e)| e.shared.clients.load(Ordering::Acquire) == 0)
+                .map(|(k, _)| k.clone());
             match idle {
                 Some(k) => {
                     if let Some(e) = map.remove(&k) {
@@ -134,7 +155,11 @@ impl Sessions {
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Shared::new(&ch.number, ring, stop);
         shared.clients.store(1, Ordering::Release);
-        let plan = Plan { channel: ch.number.clone(), candidates: ch.streams.clone(), stream: cfg.clone() };
+        let plan = Plan {
+            channel: ch.number.clone(),
+            candidates: ch.streams.clone(),
+            stream: cfg.clone(),
+        };
         let thread = session::spawn(plan, Arc::clone(&shared), self.events.clone())
             .map_err(|e| TuneError::Failed(format!("cannot start session thread: {e}")))?;
         let join_behind = Duration::from_millis(cfg.join_behind_ms);
@@ -165,7 +190,9 @@ impl Sessions {
         let (generation, linger) = {
             let map = self.map.lock();
             match map.get(channel) {
-                Some(e) if Arc::ptr_eq(&e.shared, shared) => (e.generation.load(Ordering::Acquire), e.linger),
+                Some(e) if Arc::ptr_eq(&e.shared, shared) => {
+                    (e.generation.load(Ordering::Acquire), e.linger)
+                }
                 _ => return,
             }
         };
@@ -202,7 +229,11 @@ impl Sessions {
     }
 
     pub fn active(&self) -> usize {
-        self.map.lock().values().filter(|e| e.shared.state() != State::Ended).count()
+        self.map
+            .lock()
+            .values()
+            .filter(|e| e.shared.state() != State::Ended)
+            .count()
     }
 
     /// Stops every session and waits (up to `timeout`) for their threads.

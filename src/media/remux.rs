@@ -8,11 +8,11 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::codec::{self, Parameters};
 use ffmpeg::format::context::{Input, Output, StreamIo};
 use ffmpeg::media::Type as MediaType;
 use ffmpeg::{Packet, Rational};
+use ffmpeg_next as ffmpeg;
 
 use super::ring::Ring;
 
@@ -34,7 +34,10 @@ pub enum RemuxError {
     #[error("packet written before an input was attached")]
     NoMuxer,
     #[error("muxer error while {op}: {source}")]
-    Ffmpeg { op: &'static str, source: ffmpeg::Error },
+    Ffmpeg {
+        op: &'static str,
+        source: ffmpeg::Error,
+    },
 }
 
 fn ff(op: &'static str) -> impl FnOnce(ffmpeg::Error) -> RemuxError {
@@ -86,7 +89,11 @@ impl InputMap {
             };
             let slot = &mut src[kind as usize];
             if slot.is_none() && s.parameters().id() != codec::Id::None {
-                *slot = Some(SrcTrack { index: s.index(), time_base: s.time_base(), params: s.parameters() });
+                *slot = Some(SrcTrack {
+                    index: s.index(),
+                    time_base: s.time_base(),
+                    params: s.parameters(),
+                });
             } else {
                 dropped += 1;
             }
@@ -94,12 +101,24 @@ impl InputMap {
         if src.iter().all(Option::is_none) {
             return Err(RemuxError::NoStreams);
         }
-        Ok(Self { src, dropped_streams: dropped, offset: None, held: Vec::new(), last_in: [None; 2], jump: None, jumps: 0 })
+        Ok(Self {
+            src,
+            dropped_streams: dropped,
+            offset: None,
+            held: Vec::new(),
+            last_in: [None; 2],
+            jump: None,
+            jumps: 0,
+        })
     }
 
     /// The output kind of an input stream index, if mapped.
     pub fn kind_of(&self, stream_index: usize) -> Option<Kind> {
-        KINDS.into_iter().find(|k| self.src[*k as usize].as_ref().is_some_and(|t| t.index == stream_index))
+        KINDS.into_iter().find(|k| {
+            self.src[*k as usize]
+                .as_ref()
+                .is_some_and(|t| t.index == stream_index)
+        })
     }
 
     pub fn has(&self, kind: Kind) -> bool {
@@ -111,7 +130,9 @@ impl InputMap {
     }
 
     pub fn video_size(&self) -> Option<(i32, i32)> {
-        self.src[0].as_ref().map(|t| super::input::video_size(&t.params))
+        self.src[0]
+            .as_ref()
+            .map(|t| super::input::video_size(&t.params))
     }
 
     /// Converts a demuxed packet to 90 kHz, tagged with its output kind.
@@ -188,7 +209,10 @@ pub struct Remuxer {
     /// Which output streams have been written since the last splice.
     since_splice: [bool; 2],
     pub packets_out: u64,
+    /// Video packets whose DTS had to be pushed forward.
     pub clamped: u64,
+    /// Audio packets dropped because they would have gone back in time.
+    pub dropped: u64,
 }
 
 impl Remuxer {
@@ -204,6 +228,7 @@ impl Remuxer {
             since_splice: [false; 2],
             packets_out: 0,
             clamped: 0,
+            dropped: 0,
         }
     }
 
@@ -245,11 +270,14 @@ impl Remuxer {
     fn open_muxer(&mut self, map: &InputMap, bump: bool) -> Result<(), RemuxError> {
         let io = StreamIo::from_write_with_capacity(RingWriter(Arc::clone(&self.ring)), IO_BUFFER)
             .map_err(ff("creating IO"))?;
-        let mut out = ffmpeg::format::output_to_stream(io, None, Some("mpegts")).map_err(ff("creating muxer"))?;
+        let mut out = ffmpeg::format::output_to_stream(io, None, Some("mpegts"))
+            .map_err(ff("creating muxer"))?;
         let mut indices = [0usize; 2];
         for kind in KINDS {
             if let Some(t) = &map.src[kind as usize] {
-                let mut st = out.add_stream(ffmpeg::encoder::find(codec::Id::None)).map_err(ff("adding stream"))?;
+                let mut st = out
+                    .add_stream(ffmpeg::encoder::find(codec::Id::None))
+                    .map_err(ff("adding stream"))?;
                 st.set_parameters(t.params.clone());
                 // SAFETY: the stream's codecpar is valid and owned by `out`;
                 // a codec tag from another container must not be copied.
@@ -284,12 +312,33 @@ impl Remuxer {
 
     /// Writes one prepared packet of `map` (see [`InputMap::prepare`]).
     /// Returns true when packets reached the muxer (false while holding).
-    pub fn write(&mut self, map: &mut InputMap, kind: Kind, pkt: Packet) -> Result<bool, RemuxError> {
+    pub fn write(
+        &mut self,
+        map: &mut InputMap,
+        kind: Kind,
+        pkt: Packet,
+    ) -> Result<bool, RemuxError> {
         if map.offset.is_none() {
             map.held.push((kind, pkt));
-            let ready = KINDS.iter().all(|k| !map.has(*k) || map.held.iter().any(|(hk, _)| hk == k));
+            let ready = KINDS
+                .iter()
+                .all(|k| !map.has(*k) || map.held.iter().any(|(hk, _)| hk == k));
             if !ready && map.held.len() < MAX_HELD {
                 return Ok(false);
+            }
+            // Audio muxed after the keyframe but timed before it belongs to
+            // the previous GOP: splicing it would pull the offset back and
+            // step the video forward.
+            let key_dts = map
+                .held
+                .iter()
+                .find(|(k, _)| *k == Kind::Video)
+                .and_then(|(_, p)| p.dts());
+            if let Some(kd) = key_dts {
+                let before = map.held.len();
+                map.held
+                    .retain(|(k, p)| *k == Kind::Video || p.dts().is_some_and(|d| d >= kd));
+                self.dropped += (before - map.held.len()) as u64;
             }
             map.offset = Some([self.initial_offset(&map.held); 2]);
             for (k, p) in std::mem::take(&mut map.held) {
@@ -305,7 +354,11 @@ impl Remuxer {
     /// large enough that neither DTS nor presentation time steps back.
     fn initial_offset(&self, held: &[(Kind, Packet)]) -> i64 {
         let first_dts = held.iter().filter_map(|(_, p)| p.dts()).min().unwrap_or(0);
-        let first_pts = held.iter().filter_map(|(_, p)| p.pts()).min().unwrap_or(first_dts);
+        let first_pts = held
+            .iter()
+            .filter_map(|(_, p)| p.pts())
+            .min()
+            .unwrap_or(first_dts);
         let mut off: Option<i64> = None;
         for t in self.tracks.iter().flatten() {
             if let Some(d) = t.last_dts {
@@ -325,7 +378,9 @@ impl Remuxer {
         if step <= JUMP_FORWARD && step >= -JUMP_BACK {
             return;
         }
-        let Some(off) = map.offset.as_mut() else { return };
+        let Some(off) = map.offset.as_mut() else {
+            return;
+        };
         match &mut map.jump {
             Some((delta, applied)) if !applied[i] => {
                 off[i] -= *delta;
@@ -350,11 +405,24 @@ impl Remuxer {
         }
     }
 
-    fn write_one(&mut self, map: &mut InputMap, kind: Kind, mut pkt: Packet) -> Result<(), RemuxError> {
+    fn write_one(
+        &mut self,
+        map: &mut InputMap,
+        kind: Kind,
+        mut pkt: Packet,
+    ) -> Result<(), RemuxError> {
         let i = kind as usize;
-        let Some(mut track) = self.tracks[i] else { return Ok(()) };
-        let (Some(dts_in), Some(pts_in)) = (pkt.dts(), pkt.pts()) else { return Ok(()) };
-        let dur = if pkt.duration() > 0 { pkt.duration() } else { track.last_dur.max(1) };
+        let Some(mut track) = self.tracks[i] else {
+            return Ok(());
+        };
+        let (Some(dts_in), Some(pts_in)) = (pkt.dts(), pkt.pts()) else {
+            return Ok(());
+        };
+        let dur = if pkt.duration() > 0 {
+            pkt.duration()
+        } else {
+            track.last_dur.max(1)
+        };
         Self::absorb_jump(map, kind, dts_in, dur);
         map.last_in[i] = Some(dts_in);
         let off = map.offset.map(|o| o[i]).unwrap_or(0);
@@ -363,6 +431,13 @@ impl Remuxer {
         if let Some(last) = track.last_dts
             && dts <= last
         {
+            if kind == Kind::Audio {
+                // Audio frames stand alone: dropping one that would go back
+                // in time (around a splice or a jump) beats squeezing it in
+                // with a fake timestamp a decoder then trips over.
+                self.dropped += 1;
+                return Ok(());
+            }
             dts = last + 1;
             self.clamped += 1;
         }
@@ -373,7 +448,11 @@ impl Remuxer {
             && kind == Kind::Video
         {
             let step = v_before.map(|v| (dts - v) as f64 / 90.0).unwrap_or(0.0);
-            self.last_splice = Some(SpliceReport { video_dts_step_ms: step, av_offset_before_ms: av_before, av_offset_after_ms: None });
+            self.last_splice = Some(SpliceReport {
+                video_dts_step_ms: step,
+                av_offset_before_ms: av_before,
+                av_offset_after_ms: None,
+            });
             self.pending_splice = None;
         }
         pkt.set_dts(Some(dts));
@@ -391,7 +470,9 @@ impl Remuxer {
         self.tracks[i] = Some(track);
         self.packets_out += 1;
         self.since_splice[i] = true;
-        let all_seen = KINDS.iter().all(|k| self.tracks[*k as usize].is_none() || self.since_splice[*k as usize]);
+        let all_seen = KINDS
+            .iter()
+            .all(|k| self.tracks[*k as usize].is_none() || self.since_splice[*k as usize]);
         let av = self.av_offset();
         if let Some(r) = self.last_splice.as_mut()
             && r.av_offset_after_ms.is_none()

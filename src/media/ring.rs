@@ -51,7 +51,9 @@ pub struct Ring {
 pub enum Read {
     Data(Vec<Bytes>),
     /// The reader fell out of the window and was moved forward.
-    Lagged { skipped: u64 },
+    Lagged {
+        skipped: u64,
+    },
     /// The ring is closed and the reader has everything.
     End,
 }
@@ -107,7 +109,9 @@ impl Ring {
             }
             inner.carry.extend_from_slice(chunks.remainder());
 
-            inner.chunks.push_back((inner.end, Bytes::copy_from_slice(data)));
+            inner
+                .chunks
+                .push_back((inner.end, Bytes::copy_from_slice(data)));
             inner.end += data.len() as u64;
             while inner.end - inner.start > self.capacity as u64 && inner.chunks.len() > 1 {
                 if let Some((_, b)) = inner.chunks.pop_front() {
@@ -166,7 +170,11 @@ impl Ring {
     /// A reader starting at the join point chosen by [`Ring::join_offset`].
     pub fn reader(self: &Arc<Self>, behind: Duration) -> Option<RingReader> {
         let pos = self.join_offset(behind)?;
-        Some(RingReader { ring: Arc::clone(self), pos, rx: self.end_tx.subscribe() })
+        Some(RingReader {
+            ring: Arc::clone(self),
+            pos,
+            rx: self.end_tx.subscribe(),
+        })
     }
 
     fn newest_join_or_end(inner: &Inner) -> u64 {
@@ -215,7 +223,9 @@ impl RingReader {
         let mut out = Vec::new();
         let mut taken = 0usize;
         // Chunks are contiguous; find the first one containing `pos`.
-        let idx = g.chunks.partition_point(|(s, b)| s + b.len() as u64 <= self.pos);
+        let idx = g
+            .chunks
+            .partition_point(|(s, b)| s + b.len() as u64 <= self.pos);
         for (s, b) in g.chunks.iter().skip(idx) {
             let from = (self.pos - s) as usize;
             let slice = b.slice(from..);
@@ -269,7 +279,9 @@ mod tests {
         ring.push(&g[500..]);
         let mut r = ring.reader(Duration::ZERO).unwrap();
         assert_eq!(r.position(), 188);
-        let Read::Data(d) = r.read().await else { panic!() };
+        let Read::Data(d) = r.read().await else {
+            panic!()
+        };
         let total: Vec<u8> = d.iter().flat_map(|b| b.to_vec()).collect();
         assert_eq!(total, g);
         ring.close();
@@ -288,7 +300,9 @@ mod tests {
             Read::Lagged { skipped } => assert!(skipped > 0),
             other => panic!("expected lag, got {other:?}"),
         }
-        let Read::Data(d) = slow.read().await else { panic!() };
+        let Read::Data(d) = slow.read().await else {
+            panic!()
+        };
         assert_eq!(d[0][0], 0x47);
         assert_eq!(crate::media::ts::pid(&d[0]), Some(0), "restarts at a PAT");
     }

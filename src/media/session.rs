@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ffmpeg_next as ffmpeg;
 use ffmpeg::Packet;
+use ffmpeg_next as ffmpeg;
 use parking_lot::Mutex;
 use serde_json::json;
 
@@ -94,7 +94,10 @@ pub fn read_packet(opened: &mut Opened) -> Result<Packet, ReadEnd> {
         Err(ffmpeg::Error::Exit) if opened.interrupt.is_stopping() => Err(ReadEnd::Stopped),
         Err(ffmpeg::Error::Exit) if opened.interrupt.timed_out() => Err(ReadEnd::Stalled),
         // An abort left sticky in the IO context by an earlier deadline.
-        Err(ffmpeg::Error::Exit) => Err(ReadEnd::Error("input interrupted earlier".into())),
+        Err(ffmpeg::Error::Exit) => {
+            tracing::debug!(state = ?opened.interrupt, now = input::now_ms(), "exit without deadline");
+            Err(ReadEnd::Error("input interrupted earlier".into()))
+        }
         Err(ffmpeg::Error::Other { errno }) if errno == 11 => Err(ReadEnd::Again),
         Err(e) => Err(ReadEnd::Error(e.to_string())),
     }
@@ -107,14 +110,22 @@ pub fn connect(
     opts: &OpenOptions,
     interrupt: Arc<Interrupt>,
 ) -> Result<(Opened, InputMap), OpenError> {
-    let rx = input::open_in_background(format!("{thread_name}-open"), url.to_string(), opts.clone(), Arc::clone(&interrupt));
+    let rx = input::open_in_background(
+        format!("{thread_name}-open"),
+        url.to_string(),
+        opts.clone(),
+        Arc::clone(&interrupt),
+    );
     // FFmpeg honours the deadline itself; the margin covers DNS, which it
     // cannot interrupt.
     let opened = match rx.recv_timeout(opts.connect_timeout + Duration::from_millis(500)) {
         Ok(r) => r?,
         Err(_) => {
             interrupt.cancel();
-            return Err(OpenError::Timeout { url: redact(url), ms: opts.connect_timeout.as_millis() as u64 });
+            return Err(OpenError::Timeout {
+                url: redact(url),
+                ms: opts.connect_timeout.as_millis() as u64,
+            });
         }
     };
     let map = InputMap::new(&opened.input).map_err(|_| OpenError::NotMedia { url: redact(url) })?;
@@ -154,11 +165,22 @@ struct Runner {
 }
 
 /// Starts the session's demux thread (named `demux-<channel>`).
-pub fn spawn(plan: Plan, shared: Arc<Shared>, events: EventSink) -> std::io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn(
+    plan: Plan,
+    shared: Arc<Shared>,
+    events: EventSink,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     let name = format!("demux-{}", plan.channel);
     std::thread::Builder::new().name(name).spawn(move || {
         let remux = Remuxer::new(Arc::clone(&shared.ring));
-        let mut r = Runner { plan, shared, events, remux, failures: Vec::new(), standby: Arc::new(Mutex::new(None)) };
+        let mut r = Runner {
+            plan,
+            shared,
+            events,
+            remux,
+            failures: Vec::new(),
+            standby: Arc::new(Mutex::new(None)),
+        };
         r.run();
     })
 }
@@ -170,14 +192,24 @@ impl Runner {
 
     fn run(&mut self) {
         let started = Instant::now();
-        self.ev("session_start", json!({ "candidates": self.plan.candidates.len() }));
+        self.ev(
+            "session_start",
+            json!({ "candidates": self.plan.candidates.len() }),
+        );
         let watchdog = self.spawn_watchdog();
         let mut live = self.connect_from(0, None);
         while let Some(mut cur) = live.take() {
             match self.pump(&mut cur) {
                 ReadEnd::Stopped => break,
                 end => {
-                    let stall_ms = self.shared.ms_since_data();
+                    // The watchdog dates the stall from the last data; the
+                    // demuxer may still hand out buffered packets after it.
+                    let since = self.shared.stall_since_ms.load(Ordering::Relaxed);
+                    let stall_ms = if since > 0 {
+                        input::now_ms().saturating_sub(since)
+                    } else {
+                        self.shared.ms_since_data()
+                    };
                     self.record_failure(cur.index, "midstream", end.kind(), &end.to_string());
                     if self.shared.is_stopping() {
                         break;
@@ -192,7 +224,9 @@ impl Runner {
                     });
                     let from = cur.index;
                     drop(cur); // closes the failed upstream connection
-                    live = self.take_standby(from, decided, &ctx).or_else(|| self.connect_from(from + 1, Some((decided, ctx))));
+                    live = self
+                        .take_standby(from, decided, &ctx)
+                        .or_else(|| self.connect_from(from + 1, Some((decided, ctx))));
                 }
             }
         }
@@ -209,7 +243,12 @@ impl Runner {
                     "bytes_in": self.shared.bytes_in.load(Ordering::Relaxed),
                 }),
             );
-            let reason = self.failures.iter().map(|f| format!("#{} {}", f.index, f.reason)).collect::<Vec<_>>().join(", ");
+            let reason = self
+                .failures
+                .iter()
+                .map(|f| format!("#{} {}", f.index, f.reason))
+                .collect::<Vec<_>>()
+                .join(", ");
             self.shared.phase.send_if_modified(|p| {
                 if *p == Phase::Starting {
                     *p = Phase::Failed(format!("every candidate failed: {reason}"));
@@ -242,12 +281,19 @@ impl Runner {
             reason: reason.to_string(),
             error: error.to_string(),
         };
-        self.ev("candidate_failed", serde_json::to_value(&f).unwrap_or_default());
+        self.ev(
+            "candidate_failed",
+            serde_json::to_value(&f).unwrap_or_default(),
+        );
         self.failures.push(f);
     }
 
     /// Opens candidates from `start` on, in order, until one connects.
-    fn connect_from(&mut self, start: usize, failover: Option<(Instant, serde_json::Value)>) -> Option<Live> {
+    fn connect_from(
+        &mut self,
+        start: usize,
+        failover: Option<(Instant, serde_json::Value)>,
+    ) -> Option<Live> {
         let opts = self.plan.open_options();
         for index in start..self.plan.candidates.len() {
             if self.shared.is_stopping() {
@@ -265,7 +311,14 @@ impl Runner {
                         ctx["warm_standby"] = json!(false);
                         (t, ctx)
                     });
-                    let mut live = Live { index, opened, map, waiting_key: has_video, established: false, pending_failover: pending };
+                    let mut live = Live {
+                        index,
+                        opened,
+                        map,
+                        waiting_key: has_video,
+                        established: false,
+                        pending_failover: pending,
+                    };
                     if self.attach(&mut live).is_some() {
                         return Some(live);
                     }
@@ -286,7 +339,9 @@ impl Runner {
                 if let Some((_, ctx)) = live.pending_failover.as_mut() {
                     ctx["new_muxer"] = json!(matches!(a, Attach::NewMuxer { .. }));
                     if let Attach::NewMuxer { reason } = &a {
-                        ctx["note"] = json!(format!("new muxer, PAT/PMT version bumped, discontinuity flagged: {reason}"));
+                        ctx["note"] = json!(format!(
+                            "new muxer, PAT/PMT version bumped, discontinuity flagged: {reason}"
+                        ));
                     }
                     ctx["dropped_streams"] = json!(live.map.dropped_streams);
                     if let Some((w, h)) = live.map.video_size() {
@@ -305,14 +360,24 @@ impl Runner {
     }
 
     /// Takes over the warm standby when it holds the next candidate.
-    fn take_standby(&mut self, from: usize, decided: Instant, ctx: &serde_json::Value) -> Option<Live> {
+    fn take_standby(
+        &mut self,
+        from: usize,
+        decided: Instant,
+        ctx: &serde_json::Value,
+    ) -> Option<Live> {
         let sb = self.standby.lock().take()?;
         if sb.index != from + 1 {
             return None;
         }
         let index = sb.index;
         match sb.take(self.plan.connect_timeout()) {
-            Ok(Handover { opened, map, held, starts_at_key }) => {
+            Ok(Handover {
+                opened,
+                map,
+                held,
+                starts_at_key,
+            }) => {
                 let mut ctx = ctx.clone();
                 ctx["warm_standby"] = json!(true);
                 ctx["held_packets"] = json!(held.len());
@@ -361,7 +426,9 @@ impl Runner {
             if cur.established {
                 cur.opened.interrupt.extend(failover_after);
             }
-            let Some((kind, p)) = cur.map.prepare(pkt) else { continue };
+            let Some((kind, p)) = cur.map.prepare(pkt) else {
+                continue;
+            };
             if cur.waiting_key {
                 if kind == Kind::Video && p.is_key() {
                     cur.waiting_key = false;
@@ -376,14 +443,19 @@ impl Runner {
     }
 
     fn write(&mut self, cur: &mut Live, kind: Kind, p: Packet) -> Result<(), String> {
-        let wrote = self.remux.write(&mut cur.map, kind, p).map_err(|e| e.to_string())?;
+        let wrote = self
+            .remux
+            .write(&mut cur.map, kind, p)
+            .map_err(|e| e.to_string())?;
         if !wrote {
             return Ok(());
         }
         if !cur.established {
             cur.established = true;
             cur.opened.interrupt.extend(self.plan.failover_after());
-            self.shared.last_data_ms.store(input::now_ms(), Ordering::Relaxed);
+            self.shared
+                .last_data_ms
+                .store(input::now_ms(), Ordering::Relaxed);
         }
         if let Some((decided, mut ctx)) = cur.pending_failover.take() {
             ctx["to"] = json!(redact(&cur.opened.url));
@@ -394,6 +466,7 @@ impl Runner {
                 ctx["av_offset_before_ms"] = json!(s.av_offset_before_ms);
             }
             self.shared.failovers.fetch_add(1, Ordering::Relaxed);
+            self.shared.stall_since_ms.store(0, Ordering::Relaxed);
             self.shared.set_state(State::Healthy);
             self.ev("failover", ctx);
         }
@@ -427,6 +500,7 @@ impl Runner {
                 if quiet >= stall_after && shared.transition(State::Healthy, State::Stalled) {
                     let index = shared.source_index.load(Ordering::Relaxed);
                     stalled_since = Some(input::now_ms() - quiet);
+                    shared.stall_since_ms.store(input::now_ms() - quiet, Ordering::Relaxed);
                     events.emit("stall", Some(&channel), json!({
                         "source": shared.source.lock().clone(), "source_index": index, "quiet_ms": quiet,
                     }));
@@ -439,6 +513,7 @@ impl Runner {
                     }
                 } else if quiet < stall_after && shared.transition(State::Stalled, State::Healthy) {
                     let since = stalled_since.take().unwrap_or_default();
+                    shared.stall_since_ms.store(0, Ordering::Relaxed);
                     *standby.lock() = None;
                     events.emit("stall_recovered", Some(&channel), json!({
                         "source": shared.source.lock().clone(),
@@ -450,6 +525,8 @@ impl Runner {
                 }
             }
         });
-        spawned.map_err(|e| tracing::error!("cannot start watchdog: {e}")).ok()
+        spawned
+            .map_err(|e| tracing::error!("cannot start watchdog: {e}"))
+            .ok()
     }
 }

@@ -38,13 +38,16 @@ pub struct Standby {
     pub index: usize,
     handover_tx: Sender<()>,
     msg_rx: Receiver<Msg>,
-    interrupt: Arc<Interrupt>,
+    /// Cancelled on drop unless the input was handed over.
+    interrupt: Option<Arc<Interrupt>>,
 }
 
 impl Drop for Standby {
     fn drop(&mut self) {
         // Wakes the thread out of a blocked open or read.
-        self.interrupt.cancel();
+        if let Some(i) = &self.interrupt {
+            i.cancel();
+        }
     }
 }
 
@@ -63,41 +66,65 @@ impl Standby {
         let interrupt = Interrupt::new(stop, opts.connect_timeout);
         let irq = Arc::clone(&interrupt);
         let name = format!("standby-{channel}-{index}");
-        std::thread::Builder::new().name(name.clone()).spawn(move || {
-            let msg = match connect(&name, &url, &opts, irq) {
-                Ok((opened, map)) => hold(opened, map, &handover_rx, read_timeout),
-                Err(e) => Some(Msg::Failed(e.reason().to_string(), e.to_string())),
-            };
-            if let Some(m) = msg {
-                let _ = msg_tx.send(m);
-            }
-        })?;
-        Ok(Self { index, handover_tx, msg_rx, interrupt })
+        std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                let msg = match connect(&name, &url, &opts, irq) {
+                    Ok((opened, map)) => hold(opened, map, &handover_rx, read_timeout),
+                    Err(e) => Some(Msg::Failed(e.reason().to_string(), e.to_string())),
+                };
+                if let Some(m) = msg {
+                    let _ = msg_tx.send(m);
+                }
+            })?;
+        Ok(Self {
+            index,
+            handover_tx,
+            msg_rx,
+            interrupt: Some(interrupt),
+        })
     }
 
     /// Takes the candidate over. Waits at most `timeout` for the thread to
     /// notice (it checks between packets). On failure returns the reason
     /// kind and message.
-    pub fn take(self, timeout: Duration) -> Result<Handover, (String, String)> {
+    pub fn take(mut self, timeout: Duration) -> Result<Handover, (String, String)> {
         let _ = self.handover_tx.send(());
         match self.msg_rx.recv_timeout(timeout) {
-            Ok(Msg::Ready(h)) => Ok(*h),
+            Ok(Msg::Ready(h)) => {
+                // The input lives on in the session: do not cancel it.
+                self.interrupt = None;
+                Ok(*h)
+            }
             Ok(Msg::Failed(kind, msg)) => Err((kind, msg)),
-            Err(_) => Err(("timeout".into(), format!("standby gave nothing within {} ms", timeout.as_millis()))),
+            Err(_) => Err((
+                "timeout".into(),
+                format!("standby gave nothing within {} ms", timeout.as_millis()),
+            )),
         }
     }
 }
 
 /// Reads the standby input, keeping the packets from the latest keyframe,
 /// until asked to hand over or cancelled.
-fn hold(mut opened: Opened, map: InputMap, handover: &Receiver<()>, read_timeout: Duration) -> Option<Msg> {
+fn hold(
+    mut opened: Opened,
+    map: InputMap,
+    handover: &Receiver<()>,
+    read_timeout: Duration,
+) -> Option<Msg> {
     let mut held: Vec<(Kind, Packet)> = Vec::new();
     let has_video = map.has(Kind::Video);
     let mut at_key = !has_video;
     loop {
         match handover.try_recv() {
             Ok(()) => {
-                return Some(Msg::Ready(Box::new(Handover { opened, map, held, starts_at_key: at_key })));
+                return Some(Msg::Ready(Box::new(Handover {
+                    opened,
+                    map,
+                    held,
+                    starts_at_key: at_key,
+                })));
             }
             Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => {}
@@ -105,7 +132,9 @@ fn hold(mut opened: Opened, map: InputMap, handover: &Receiver<()>, read_timeout
         match read_packet(&mut opened) {
             Ok(pkt) => {
                 opened.interrupt.extend(read_timeout);
-                let Some((kind, p)) = map.prepare(pkt) else { continue };
+                let Some((kind, p)) = map.prepare(pkt) else {
+                    continue;
+                };
                 if kind == Kind::Video && p.is_key() {
                     held.clear();
                     at_key = true;
@@ -122,7 +151,10 @@ fn hold(mut opened: Opened, map: InputMap, handover: &Receiver<()>, read_timeout
             Err(ReadEnd::Again) => continue,
             Err(ReadEnd::Stopped) => return None,
             Err(e) => {
-                let err = OpenError::Other { url: super::super::redact::redact(&opened.url), message: e.to_string() };
+                let err = OpenError::Other {
+                    url: super::super::redact::redact(&opened.url),
+                    message: e.to_string(),
+                };
                 return Some(Msg::Failed(e.kind().to_string(), err.to_string()));
             }
         }

@@ -112,7 +112,11 @@ mod tests {
         assert_eq!(s.feed(188, &packet(0x1000, true, false, 0)), None); // PMT
         assert_eq!(s.feed(376, &packet(0x101, true, true, 0xC0)), None); // audio key
         assert_eq!(s.feed(564, &packet(0x100, true, true, 0xE0)), Some(0));
-        assert_eq!(s.feed(752, &packet(0x100, true, true, 0xE0)), None, "no PAT before it");
+        assert_eq!(
+            s.feed(752, &packet(0x100, true, true, 0xE0)),
+            None,
+            "no PAT before it"
+        );
     }
 
     #[test]

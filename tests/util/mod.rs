@@ -16,24 +16,35 @@ use tokio::sync::oneshot;
 pub use streamforge::demo::upstream::{Mode, Upstream};
 
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 pub fn fixture_bytes(name: &str) -> bytes::Bytes {
-    bytes::Bytes::from(std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}")))
+    bytes::Bytes::from(
+        std::fs::read(fixture(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}")),
+    )
 }
 
 /// Logs to the test's captured output (RUST_LOG, default warn).
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .try_init();
 }
 
 /// A channel with the given candidates.
 pub fn channel(number: &str, streams: Vec<String>) -> ChannelConfig {
-    ChannelConfig { number: number.into(), name: format!("Channel {number}"), streams, ..Default::default() }
+    ChannelConfig {
+        number: number.into(),
+        name: format!("Channel {number}"),
+        streams,
+        ..Default::default()
+    }
 }
 
 /// Defaults with short thresholds so failover tests stay fast.
@@ -75,13 +86,21 @@ impl TestServer {
         init_logs();
         config.server.data_dir = data_dir.clone();
         config.validate().expect("test config must be valid");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(streamforge::run(config, listener, async move {
             let _ = rx.await;
         }));
-        let s = Self { addr, data_dir, stop: Some(tx), task: Some(task), _tmp: None };
+        let s = Self {
+            addr,
+            data_dir,
+            stop: Some(tx),
+            task: Some(task),
+            _tmp: None,
+        };
         // Wait until it answers.
         for _ in 0..200 {
             if reqwest::get(s.url("/healthz")).await.is_ok() {
@@ -97,15 +116,28 @@ impl TestServer {
     }
 
     pub async fn json(&self, path: &str) -> serde_json::Value {
-        reqwest::get(self.url(path)).await.expect("GET").json().await.expect("JSON")
+        reqwest::get(self.url(path))
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON")
     }
 
     pub async fn events(&self) -> Vec<serde_json::Value> {
-        self.json("/api/events?limit=1000").await.as_array().cloned().unwrap_or_default()
+        self.json("/api/events?limit=1000")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub async fn events_of(&self, kind: &str) -> Vec<serde_json::Value> {
-        self.events().await.into_iter().filter(|e| e["kind"] == kind).collect()
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e["kind"] == kind)
+            .collect()
     }
 
     /// Waits until an event of `kind` exists (newest first) or panics.
@@ -115,13 +147,21 @@ impl TestServer {
             if let Some(e) = self.events_of(kind).await.into_iter().next() {
                 return e;
             }
-            assert!(tokio::time::Instant::now() < deadline, "no {kind} event within {timeout:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {kind} event within {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub async fn session(&self, channel: &str) -> Option<serde_json::Value> {
-        self.json("/api/sessions").await.as_array()?.iter().find(|s| s["channel"] == channel).cloned()
+        self.json("/api/sessions")
+            .await
+            .as_array()?
+            .iter()
+            .find(|s| s["channel"] == channel)
+            .cloned()
     }
 
     /// Stops the server and waits for it to finish.
@@ -165,7 +205,11 @@ impl Capture {
     /// GETs `url`; for a 200, keeps reading in the background.
     pub async fn start(url: &str) -> Self {
         let t0 = std::time::Instant::now();
-        let resp = reqwest::Client::new().get(url).send().await.expect("GET stream");
+        let resp = reqwest::Client::new()
+            .get(url)
+            .send()
+            .await
+            .expect("GET stream");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let data = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
@@ -177,7 +221,12 @@ impl Capture {
             let mut resp = resp;
             while let Ok(Some(chunk)) = resp.chunk().await {
                 let ms = t0.elapsed().as_millis() as u64;
-                let _ = f.compare_exchange(u64::MAX, ms, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst);
+                let _ = f.compare_exchange(
+                    u64::MAX,
+                    ms,
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                );
                 let mut g = d.lock();
                 g.extend_from_slice(&chunk);
                 a.lock().push((ms, g.len()));
@@ -186,13 +235,23 @@ impl Capture {
         });
         // Wait for the first byte (or the end) so first_byte_ms is known.
         for _ in 0..1000 {
-            if first.load(std::sync::atomic::Ordering::SeqCst) != u64::MAX || ended.load(std::sync::atomic::Ordering::SeqCst) {
+            if first.load(std::sync::atomic::Ordering::SeqCst) != u64::MAX
+                || ended.load(std::sync::atomic::Ordering::SeqCst)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let first_byte_ms = first.load(std::sync::atomic::Ordering::SeqCst);
-        Self { status, headers, data, arrivals, first_byte_ms, ended, task }
+        Self {
+            status,
+            headers,
+            data,
+            arrivals,
+            first_byte_ms,
+            ended,
+            task,
+        }
     }
 
     pub fn bytes(&self) -> Vec<u8> {
@@ -211,7 +270,11 @@ impl Capture {
     pub async fn wait_bytes(&self, n: usize, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.len() < n {
-            assert!(tokio::time::Instant::now() < deadline, "only {} of {n} bytes within {timeout:?}", self.len());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {n} bytes within {timeout:?}",
+                self.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -229,11 +292,22 @@ pub fn ffprobe_json(ts: &[u8]) -> serde_json::Value {
     let path = dir.path().join("capture.ts");
     std::fs::write(&path, ts).expect("write capture");
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json", "-show_streams", "-show_format"])
+        .args([
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
         .arg(&path)
         .output()
         .expect("ffprobe is installed (apt-get install ffmpeg)");
-    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
 }
 
@@ -253,7 +327,9 @@ pub fn ffmpeg_decode_problems(ts: &[u8]) -> Vec<String> {
         .lines()
         .filter(|l| {
             let l = l.to_ascii_lowercase();
-            l.contains("continuity check failed") || l.contains("non monotonically increasing dts") || l.contains("invalid dts")
+            l.contains("continuity check failed")
+                || l.contains("non monotonically increasing dts")
+                || l.contains("invalid dts")
         })
         .map(str::to_string)
         .collect()

@@ -32,7 +32,11 @@ pub struct TsReport {
 }
 
 fn ts33(b: &[u8]) -> i64 {
-    (((b[0] as i64 >> 1) & 0x7) << 30) | ((b[1] as i64) << 22) | (((b[2] as i64) >> 1) << 15) | ((b[3] as i64) << 7) | ((b[4] as i64) >> 1)
+    (((b[0] as i64 >> 1) & 0x7) << 30)
+        | ((b[1] as i64) << 22)
+        | (((b[2] as i64) >> 1) << 15)
+        | ((b[3] as i64) << 7)
+        | ((b[4] as i64) >> 1)
 }
 
 fn unwrap(prev: Option<i64>, v: i64) -> i64 {
@@ -41,7 +45,10 @@ fn unwrap(prev: Option<i64>, v: i64) -> i64 {
         None => v,
         Some(p) => {
             let base = p - p.rem_euclid(WRAP);
-            [base - WRAP + v, base + v, base + WRAP + v].into_iter().min_by_key(|c| (c - p).abs()).unwrap_or(v)
+            [base - WRAP + v, base + v, base + WRAP + v]
+                .into_iter()
+                .min_by_key(|c| (c - p).abs())
+                .unwrap_or(v)
         }
     }
 }
@@ -95,7 +102,11 @@ pub fn check(data: &[u8]) -> TsReport {
                 info.stream_id = Some(pl[3]);
                 if flags & 2 != 0 {
                     let pts = unwrap(info.pts.last().copied(), ts33(&pl[9..14]));
-                    let dts = if flags == 3 && pl.len() >= 19 { unwrap(info.dts.last().copied(), ts33(&pl[14..19])) } else { pts };
+                    let dts = if flags == 3 && pl.len() >= 19 {
+                        unwrap(info.dts.last().copied(), ts33(&pl[14..19]))
+                    } else {
+                        pts
+                    };
                     info.pts.push(pts);
                     info.dts.push(dts);
                     info.offsets.push(i);
@@ -145,7 +156,11 @@ fn parse_psi(r: &mut TsReport, pid: u16, pl: &[u8]) {
 impl TsReport {
     /// PIDs carrying PES with the given stream id range (video 0xE0.., audio 0xC0..).
     pub fn pes_pids(&self) -> BTreeSet<u16> {
-        self.pids.iter().filter(|(_, i)| i.stream_id.is_some()).map(|(p, _)| *p).collect()
+        self.pids
+            .iter()
+            .filter(|(_, i)| i.stream_id.is_some())
+            .map(|(p, _)| *p)
+            .collect()
     }
 
     /// Problems with DTS per PID: non-increasing, or a step above `max_step_ms`.
@@ -156,9 +171,17 @@ impl TsReport {
                 let (k, d) = w;
                 let step = (d[1] - d[0]) as f64 / 90.0;
                 if d[1] <= d[0] {
-                    out.push(format!("pid {pid:#x}: DTS not increasing at PES {} ({} -> {})", k + 1, d[0], d[1]));
+                    out.push(format!(
+                        "pid {pid:#x}: DTS not increasing at PES {} ({} -> {})",
+                        k + 1,
+                        d[0],
+                        d[1]
+                    ));
                 } else if step > max_step_ms {
-                    out.push(format!("pid {pid:#x}: DTS step {step:.1} ms at PES {}", k + 1));
+                    out.push(format!(
+                        "pid {pid:#x}: DTS step {step:.1} ms at PES {}",
+                        k + 1
+                    ));
                 }
             }
         }
@@ -167,15 +190,31 @@ impl TsReport {
 
     /// The largest DTS step (ms) on a PID.
     pub fn max_dts_step_ms(&self, pid: u16) -> f64 {
-        self.pids.get(&pid).map(|i| i.dts.windows(2).map(|d| (d[1] - d[0]) as f64 / 90.0).fold(0.0, f64::max)).unwrap_or(0.0)
+        self.pids
+            .get(&pid)
+            .map(|i| {
+                i.dts
+                    .windows(2)
+                    .map(|d| (d[1] - d[0]) as f64 / 90.0)
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(0.0)
     }
 
     /// Asserts a clean stream: synced, continuous, increasing DTS.
     pub fn assert_clean(&self, max_step_ms: f64) {
         assert!(self.packets > 0, "no TS packets");
         assert_eq!(self.sync_errors, 0, "sync errors");
-        assert!(self.cc_errors.is_empty(), "continuity errors at {:?}", &self.cc_errors[..self.cc_errors.len().min(10)]);
+        assert!(
+            self.cc_errors.is_empty(),
+            "continuity errors at {:?}",
+            &self.cc_errors[..self.cc_errors.len().min(10)]
+        );
         let p = self.dts_problems(max_step_ms);
-        assert!(p.is_empty(), "timestamp problems: {:?}", &p[..p.len().min(10)]);
+        assert!(
+            p.is_empty(),
+            "timestamp problems: {:?}",
+            &p[..p.len().min(10)]
+        );
     }
 }

@@ -25,7 +25,10 @@ fn main() {
         })
         .collect();
     if !missing.is_empty() {
-        fail(&format!("FFmpeg libraries not found by pkg-config: {}", missing.join(", ")));
+        fail(&format!(
+            "FFmpeg libraries not found by pkg-config: {}",
+            missing.join(", ")
+        ));
     }
 }
 

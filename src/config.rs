@@ -13,15 +13,30 @@ use crate::redact::redact;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config {origin}: {message}")]
     Parse { origin: String, message: String },
     #[error("{key} ({value}) {problem}")]
-    Invalid { key: String, value: String, problem: String },
+    Invalid {
+        key: String,
+        value: String,
+        problem: String,
+    },
 }
 
-fn invalid(key: impl Into<String>, value: impl ToString, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), value: value.to_string(), problem: problem.into() }
+fn invalid(
+    key: impl Into<String>,
+    value: impl ToString,
+    problem: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.to_string(),
+        problem: problem.into(),
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -82,7 +97,10 @@ pub struct DiscoveryConfig {
 
 impl Default for DiscoveryConfig {
     fn default() -> Self {
-        Self { udp: true, ssdp: true }
+        Self {
+            udp: true,
+            ssdp: true,
+        }
     }
 }
 
@@ -164,12 +182,16 @@ impl ChannelConfig {
 impl Config {
     /// Loads `path` (or `./streamforge.toml` when present), applies the
     /// environment overrides from `env`, and validates.
-    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let (text, origin) = match path {
             Some(p) => (read(p)?, p.display().to_string()),
-            None if Path::new("streamforge.toml").exists() => {
-                (read(Path::new("streamforge.toml"))?, "streamforge.toml".to_string())
-            }
+            None if Path::new("streamforge.toml").exists() => (
+                read(Path::new("streamforge.toml"))?,
+                "streamforge.toml".to_string(),
+            ),
             None => (String::new(), "(defaults)".to_string()),
         };
         Self::from_toml_with_env(&text, &origin, env)
@@ -186,8 +208,12 @@ impl Config {
         };
         let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(origin, &e))?;
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix("STREAMFORGE_") else { continue };
-            let Some((section, key)) = rest.split_once('_') else { continue };
+            let Some(rest) = name.strip_prefix("STREAMFORGE_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             if section == "channel" || section == "log" {
                 continue;
@@ -197,26 +223,42 @@ impl Config {
                 .ok()
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or(toml::Value::String(value.clone()));
-            let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(Default::default()));
             let Some(sec) = entry.as_table_mut() else {
-                return Err(invalid(name, value, "overrides a key that is not a section"));
+                return Err(invalid(
+                    name,
+                    value,
+                    "overrides a key that is not a section",
+                ));
             };
             sec.insert(key, parsed);
         }
-        let config: Config = toml::Value::Table(table).try_into().map_err(|e| parse_err(origin, &e))?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| parse_err(origin, &e))?;
         config.validate()?;
         Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.server
-            .listen
-            .parse::<SocketAddr>()
-            .map_err(|_| invalid("server.listen", &self.server.listen, "is not an address like 0.0.0.0:5004"))?;
+        self.server.listen.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "server.listen",
+                &self.server.listen,
+                "is not an address like 0.0.0.0:5004",
+            )
+        })?;
         if let Some(u) = &self.server.public_url {
-            let ok = url::Url::parse(u).map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+            let ok = url::Url::parse(u)
+                .map(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
             if ok != Ok(true) {
-                return Err(invalid("server.public_url", u, "is not an absolute http(s) URL"));
+                return Err(invalid(
+                    "server.public_url",
+                    u,
+                    "is not an absolute http(s) URL",
+                ));
             }
         }
         if self.tuner.count == 0 {
@@ -227,20 +269,36 @@ impl Config {
         for (i, ch) in self.channel.iter().enumerate() {
             let key = |k: &str| format!("channel[{i}].{k}");
             if ch.number.is_empty() || !ch.number.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                return Err(invalid(key("number"), format!("{:?}", ch.number), "must be digits like \"101\" or \"5.1\""));
+                return Err(invalid(
+                    key("number"),
+                    format!("{:?}", ch.number),
+                    "must be digits like \"101\" or \"5.1\"",
+                ));
             }
             if !numbers.insert(ch.number.clone()) {
-                return Err(invalid(key("number"), &ch.number, "is a duplicate channel number"));
+                return Err(invalid(
+                    key("number"),
+                    &ch.number,
+                    "is a duplicate channel number",
+                ));
             }
             if ch.name.trim().is_empty() {
                 return Err(invalid(key("name"), "\"\"", "must not be empty"));
             }
             if ch.streams.is_empty() {
-                return Err(invalid(key("streams"), "[]", "must list at least one stream"));
+                return Err(invalid(
+                    key("streams"),
+                    "[]",
+                    "must list at least one stream",
+                ));
             }
             for (j, s) in ch.streams.iter().enumerate() {
                 if !is_valid_stream_url(s) {
-                    return Err(invalid(format!("channel[{i}].streams[{j}]"), redact(s), "is not an http(s) URL, file:// URL or absolute path"));
+                    return Err(invalid(
+                        format!("channel[{i}].streams[{j}]"),
+                        redact(s),
+                        "is not an http(s) URL, file:// URL or absolute path",
+                    ));
                 }
             }
             validate_stream(&format!("channel[{i}]"), &ch.effective_stream(&self.stream))?;
@@ -254,29 +312,52 @@ impl Config {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
     let key = |k: &str| format!("{prefix}.{k}");
     if s.connect_timeout_ms < 100 {
-        return Err(invalid(key("connect_timeout_ms"), s.connect_timeout_ms, "must be at least 100"));
+        return Err(invalid(
+            key("connect_timeout_ms"),
+            s.connect_timeout_ms,
+            "must be at least 100",
+        ));
     }
     if s.stall_detect_ms < 100 {
-        return Err(invalid(key("stall_detect_ms"), s.stall_detect_ms, "must be at least 100"));
+        return Err(invalid(
+            key("stall_detect_ms"),
+            s.stall_detect_ms,
+            "must be at least 100",
+        ));
     }
     if s.failover_after_ms <= s.stall_detect_ms {
         return Err(invalid(
             key("failover_after_ms"),
             s.failover_after_ms,
-            format!("must be greater than {} ({})", key("stall_detect_ms"), s.stall_detect_ms),
+            format!(
+                "must be greater than {} ({})",
+                key("stall_detect_ms"),
+                s.stall_detect_ms
+            ),
         ));
     }
     if s.ring_mb == 0 || s.ring_mb > 1024 {
-        return Err(invalid(key("ring_mb"), s.ring_mb, "must be between 1 and 1024"));
+        return Err(invalid(
+            key("ring_mb"),
+            s.ring_mb,
+            "must be between 1 and 1024",
+        ));
     }
     if s.join_behind_ms > 60_000 {
-        return Err(invalid(key("join_behind_ms"), s.join_behind_ms, "must be at most 60000"));
+        return Err(invalid(
+            key("join_behind_ms"),
+            s.join_behind_ms,
+            "must be at most 60000",
+        ));
     }
     if s.user_agent.trim().is_empty() {
         return Err(invalid(key("user_agent"), "\"\"", "must not be empty"));

@@ -15,7 +15,9 @@ pub struct Lineup {
 
 impl Lineup {
     pub fn new(channels: Vec<ChannelConfig>) -> Arc<Self> {
-        Arc::new(Self { channels: RwLock::new(Arc::new(channels)) })
+        Arc::new(Self {
+            channels: RwLock::new(Arc::new(channels)),
+        })
     }
 
     /// Every channel, enabled or not, in channel order.
@@ -25,12 +27,19 @@ impl Lineup {
 
     /// Enabled channels in channel order.
     pub fn enabled(&self) -> Vec<ChannelConfig> {
-        self.all().iter().filter(|c| c.is_enabled()).cloned().collect()
+        self.all()
+            .iter()
+            .filter(|c| c.is_enabled())
+            .cloned()
+            .collect()
     }
 
     /// An enabled channel by its number.
     pub fn get(&self, number: &str) -> Option<ChannelConfig> {
-        self.all().iter().find(|c| c.number == number && c.is_enabled()).cloned()
+        self.all()
+            .iter()
+            .find(|c| c.number == number && c.is_enabled())
+            .cloned()
     }
 
     /// Replaces the whole lineup at once.

@@ -6,8 +6,20 @@ use url::Url;
 
 /// Query parameters whose values are secrets.
 const SECRET_PARAMS: &[&str] = &[
-    "username", "password", "user", "pass", "passwd", "pwd", "token", "auth", "key", "apikey",
-    "api_key", "access_token", "signature", "sig",
+    "username",
+    "password",
+    "user",
+    "pass",
+    "passwd",
+    "pwd",
+    "token",
+    "auth",
+    "key",
+    "apikey",
+    "api_key",
+    "access_token",
+    "signature",
+    "sig",
 ];
 
 /// Path prefixes of Xtream Codes stream URLs: `/live/U/P/123.ts`.
@@ -19,7 +31,11 @@ const XTREAM_KINDS: &[&str] = &["live", "movie", "series", "timeshift", "hls", "
 /// malformed URL holding a password cannot leak through the fallback path.
 pub fn redact(url: &str) -> String {
     let Ok(mut u) = Url::parse(url) else {
-        return if url.contains("://") { "<unparsable url>".to_string() } else { url.to_string() };
+        return if url.contains("://") {
+            "<unparsable url>".to_string()
+        } else {
+            url.to_string()
+        };
     };
     if !u.username().is_empty() {
         let _ = u.set_username("***");
@@ -32,7 +48,14 @@ pub fn redact(url: &str) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                (k.into_owned(), if secret { "***".to_string() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret {
+                        "***".to_string()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -78,19 +101,31 @@ mod tests {
             redact("http://p.example:8080/live/alice/s3cret/123.ts"),
             "http://p.example:8080/live/***/***/123.ts"
         );
-        assert_eq!(redact("http://p.example/alice/s3cret/123"), "http://p.example/***/***/123");
+        assert_eq!(
+            redact("http://p.example/alice/s3cret/123"),
+            "http://p.example/***/***/123"
+        );
     }
 
     #[test]
     fn query_and_userinfo() {
         let r = redact("http://bob:pw@h.example/get.php?username=alice&password=s3cret&type=m3u");
-        assert!(!r.contains("alice") && !r.contains("s3cret") && !r.contains("bob") && !r.contains("pw@"), "{r}");
+        assert!(
+            !r.contains("alice")
+                && !r.contains("s3cret")
+                && !r.contains("bob")
+                && !r.contains("pw@"),
+            "{r}"
+        );
         assert!(r.contains("username=***&password=***&type=m3u"), "{r}");
     }
 
     #[test]
     fn plain_urls_and_text_unchanged() {
-        assert_eq!(redact("http://h.example/a/b.m3u8"), "http://h.example/a/b.m3u8");
+        assert_eq!(
+            redact("http://h.example/a/b.m3u8"),
+            "http://h.example/a/b.m3u8"
+        );
         assert_eq!(redact("/srv/tv/file.ts"), "/srv/tv/file.ts");
         assert_eq!(redact("ht!tp://user:pw@[bad"), "<unparsable url>");
     }

@@ -17,7 +17,10 @@ fn example_config_parses_and_matches_defaults() {
     assert_eq!(c.stream, d.stream);
     assert_eq!(c.discovery, d.discovery);
     assert_eq!(c.channel.len(), 2);
-    assert_eq!(c.channel[1].effective_stream(&c.stream).failover_after_ms, 3000);
+    assert_eq!(
+        c.channel[1].effective_stream(&c.stream).failover_after_ms,
+        3000
+    );
 }
 
 #[test]
@@ -25,11 +28,15 @@ fn defaults_are_valid_and_sane() {
     let d = Config::default();
     d.validate().expect("defaults valid");
     let s = StreamConfig::default();
-    assert_eq!((s.connect_timeout_ms, s.stall_detect_ms, s.failover_after_ms), (5000, 3000, 5000));
+    assert_eq!(
+        (s.connect_timeout_ms, s.stall_detect_ms, s.failover_after_ms),
+        (5000, 3000, 5000)
+    );
     assert!(s.warm_standby);
 }
 
-const CH: &str = "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"http://h.example/a.ts\"]\n";
+const CH: &str =
+    "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"http://h.example/a.ts\"]\n";
 
 #[test]
 fn bad_configs_are_refused_naming_the_key() {
@@ -48,15 +55,24 @@ fn bad_configs_are_refused_naming_the_key() {
             "channel[0].streams[0] (ftp://h.example/x)",
         ),
         ("", ""),
-        ("[server]\nlisten = \"nope\"\n", "server.listen (nope) is not an address"),
-        ("[server]\npublic_url = \"192.168.1.2:5004\"\n", "server.public_url (192.168.1.2:5004)"),
+        (
+            "[server]\nlisten = \"nope\"\n",
+            "server.listen (nope) is not an address",
+        ),
+        (
+            "[server]\npublic_url = \"192.168.1.2:5004\"\n",
+            "server.public_url (192.168.1.2:5004)",
+        ),
         ("[stream]\nbogus_key = 1\n", "unknown field `bogus_key`"),
         ("[strem]\n", "unknown field `strem`"),
         (
             "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = [\"http://h.example/a.ts\"]\nstall_detect_ms = 900\nfailover_after_ms = 800\n",
             "channel[0].failover_after_ms (800) must be greater than channel[0].stall_detect_ms (900)",
         ),
-        ("[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = []\n", "channel[0].streams ([]) must list at least one stream"),
+        (
+            "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = []\n",
+            "channel[0].streams ([]) must list at least one stream",
+        ),
     ];
     for (toml, msg) in cases {
         let r = Config::from_toml_with_env(toml, "test.toml", no_env());
@@ -68,14 +84,21 @@ fn bad_configs_are_refused_naming_the_key() {
         assert!(e.contains(msg), "{toml:?}: got {e:?}, want {msg:?}");
     }
     let dup = format!("{CH}{CH}");
-    let e = Config::from_toml_with_env(&dup, "t", no_env()).unwrap_err().to_string();
-    assert!(e.contains("channel[1].number (101) is a duplicate channel number"), "{e}");
+    let e = Config::from_toml_with_env(&dup, "t", no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("channel[1].number (101) is a duplicate channel number"),
+        "{e}"
+    );
 }
 
 #[test]
 fn credentials_in_a_bad_stream_url_are_redacted_in_the_error() {
     let t = "[[channel]]\nnumber = \"1\"\nname = \"A\"\nstreams = [\"rtmp://h.example/live/alice/s3cret/1.ts\"]\n";
-    let e = Config::from_toml_with_env(t, "t", no_env()).unwrap_err().to_string();
+    let e = Config::from_toml_with_env(t, "t", no_env())
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains("s3cret") && !e.contains("alice"), "{e}");
 }
 
@@ -83,18 +106,31 @@ fn credentials_in_a_bad_stream_url_are_redacted_in_the_error() {
 fn env_overrides_file_and_is_validated() {
     let env = vec![
         ("STREAMFORGE_TUNER_COUNT".to_string(), "4".to_string()),
-        ("STREAMFORGE_STREAM_STALL_DETECT_MS".to_string(), "1000".to_string()),
-        ("STREAMFORGE_SERVER_PUBLIC_URL".to_string(), "http://10.0.0.2:5004".to_string()),
+        (
+            "STREAMFORGE_STREAM_STALL_DETECT_MS".to_string(),
+            "1000".to_string(),
+        ),
+        (
+            "STREAMFORGE_SERVER_PUBLIC_URL".to_string(),
+            "http://10.0.0.2:5004".to_string(),
+        ),
         ("UNRELATED".to_string(), "x".to_string()),
     ];
     let c = Config::from_toml_with_env("[tuner]\ncount = 1\n", "t", env).unwrap();
     assert_eq!(c.tuner.count, 4);
     assert_eq!(c.stream.stall_detect_ms, 1000);
     assert_eq!(c.server.public_url.as_deref(), Some("http://10.0.0.2:5004"));
-    let bad = vec![("STREAMFORGE_STREAM_FAILOVER_AFTER_MS".to_string(), "10".to_string())];
-    let e = Config::from_toml_with_env("", "t", bad).unwrap_err().to_string();
+    let bad = vec![(
+        "STREAMFORGE_STREAM_FAILOVER_AFTER_MS".to_string(),
+        "10".to_string(),
+    )];
+    let e = Config::from_toml_with_env("", "t", bad)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("stream.failover_after_ms (10)"), "{e}");
     let unknown = vec![("STREAMFORGE_TUNER_COUNTT".to_string(), "2".to_string())];
-    let e = Config::from_toml_with_env("", "t", unknown).unwrap_err().to_string();
+    let e = Config::from_toml_with_env("", "t", unknown)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("countt"), "{e}");
 }

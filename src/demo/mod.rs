@@ -23,8 +23,10 @@ pub async fn setup(mut config: Config) -> std::io::Result<(Upstream, Config)> {
     up.add("main", Bytes::from_static(MAIN_TS));
     up.add("backup", Bytes::from_static(BACKUP_TS));
     up.add("backup480", Bytes::from_static(BACKUP_480P_TS));
-    up.add("flaky", Bytes::from_static(MAIN_TS)).set_mode(Mode::StallAfter(FLAKY_PLAY_MS));
-    up.add("suspended", Bytes::from_static(MAIN_TS)).set_mode(Mode::Html);
+    up.add("flaky", Bytes::from_static(MAIN_TS))
+        .set_mode(Mode::StallAfter(FLAKY_PLAY_MS));
+    up.add("suspended", Bytes::from_static(MAIN_TS))
+        .set_mode(Mode::Html);
     // A port nothing listens on: connection refused.
     let refused = {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -40,15 +42,31 @@ pub async fn setup(mut config: Config) -> std::io::Result<(Upstream, Config)> {
     };
     config.channel = vec![
         ch("101", "Demo Steady", vec![up.ts_url("main")], "steady.demo"),
-        ch("102", "Demo Flaky (fails over every 20 s of play)", vec![up.ts_url("flaky"), up.ts_url("backup")], "flaky.demo"),
+        ch(
+            "102",
+            "Demo Flaky (fails over every 20 s of play)",
+            vec![up.ts_url("flaky"), up.ts_url("backup")],
+            "flaky.demo",
+        ),
         ch(
             "103",
             "Demo Dead Primaries",
-            vec![format!("http://{refused}/live/demo/secret/1.ts"), up.ts_url("suspended"), up.ts_url("backup480")],
+            vec![
+                format!("http://{refused}/live/demo/secret/1.ts"),
+                up.ts_url("suspended"),
+                up.ts_url("backup480"),
+            ],
             "dead.demo",
         ),
-        ch("104", "Demo HLS", vec![up.hls_url("main"), up.ts_url("backup")], "hls.demo"),
+        ch(
+            "104",
+            "Demo HLS",
+            vec![up.hls_url("main"), up.ts_url("backup")],
+            "hls.demo",
+        ),
     ];
-    config.validate().map_err(|e| std::io::Error::other(e.to_string()))?;
+    config
+        .validate()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok((up, config))
 }

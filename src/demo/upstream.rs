@@ -68,7 +68,11 @@ impl Feed {
         for i in 0..n {
             let p = &data[i * TS_PACKET..(i + 1) * TS_PACKET];
             if p[0] == 0x47 && p[3] & 0x20 != 0 && p[4] >= 7 && p[5] & 0x10 != 0 {
-                let base = (u64::from(p[6]) << 25) | (u64::from(p[7]) << 17) | (u64::from(p[8]) << 9) | (u64::from(p[9]) << 1) | (u64::from(p[10]) >> 7);
+                let base = (u64::from(p[6]) << 25)
+                    | (u64::from(p[7]) << 17)
+                    | (u64::from(p[8]) << 9)
+                    | (u64::from(p[9]) << 1)
+                    | (u64::from(p[10]) >> 7);
                 pcrs.push((i, base as f64 / 90.0));
             }
         }
@@ -105,7 +109,10 @@ impl Feed {
         let mut joins = Vec::new();
         let mut scanner = JoinScanner::default();
         for i in 0..n {
-            if let Some(off) = scanner.feed((i * TS_PACKET) as u64, &data[i * TS_PACKET..(i + 1) * TS_PACKET]) {
+            if let Some(off) = scanner.feed(
+                (i * TS_PACKET) as u64,
+                &data[i * TS_PACKET..(i + 1) * TS_PACKET],
+            ) {
                 joins.push(off as usize / TS_PACKET);
             }
         }
@@ -115,7 +122,11 @@ impl Feed {
         let mut segments = Vec::new();
         for (k, &s) in joins.iter().enumerate() {
             let e = joins.get(k + 1).copied().unwrap_or(n);
-            let end_ms = if e < n { u64::from(due_ms[e]) } else { duration_ms };
+            let end_ms = if e < n {
+                u64::from(due_ms[e])
+            } else {
+                duration_ms
+            };
             segments.push((s, e, end_ms.saturating_sub(u64::from(due_ms[s])).max(1)));
         }
         Self {
@@ -163,7 +174,10 @@ impl Feed {
         while a < to {
             let i = a % n;
             let run = (n - i).min(to - a);
-            out.push(self.data.slice(i as usize * TS_PACKET..(i + run) as usize * TS_PACKET));
+            out.push(
+                self.data
+                    .slice(i as usize * TS_PACKET..(i + run) as usize * TS_PACKET),
+            );
             a += run;
         }
         out
@@ -199,8 +213,13 @@ impl Upstream {
         let addr = listener.local_addr()?;
         // The feeds have been "live" for a while: the HLS window is full at
         // once and connections join mid-file, as with a real provider.
-        let started = Instant::now().checked_sub(Duration::from_secs(97)).unwrap_or_else(Instant::now);
-        let inner = Arc::new(Inner { feeds: RwLock::new(HashMap::new()), started });
+        let started = Instant::now()
+            .checked_sub(Duration::from_secs(97))
+            .unwrap_or_else(Instant::now);
+        let inner = Arc::new(Inner {
+            feeds: RwLock::new(HashMap::new()),
+            started,
+        });
         let app = Router::new()
             .route("/ts/{name}", get(serve_ts))
             .route("/hls/{name}/index.m3u8", get(serve_playlist))
@@ -215,7 +234,10 @@ impl Upstream {
     /// Adds (or replaces) a feed served at `/ts/<name>` and `/hls/<name>/index.m3u8`.
     pub fn add(&self, name: &str, data: Bytes) -> Arc<Feed> {
         let feed = Arc::new(Feed::new(data));
-        self.inner.feeds.write().insert(name.to_string(), Arc::clone(&feed));
+        self.inner
+            .feeds
+            .write()
+            .insert(name.to_string(), Arc::clone(&feed));
         feed
     }
 
@@ -233,7 +255,11 @@ impl Upstream {
 }
 
 fn find(inner: &Inner, name: &str) -> Option<Arc<Feed>> {
-    inner.feeds.read().get(name.trim_end_matches(".ts")).cloned()
+    inner
+        .feeds
+        .read()
+        .get(name.trim_end_matches(".ts"))
+        .cloned()
 }
 
 const HTML: &str = "<!DOCTYPE html><html><head><title>Account suspended</title></head><body><h1>Your account has been suspended</h1></body></html>\n";
@@ -245,7 +271,11 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
     feed.connections.fetch_add(1, Ordering::Relaxed);
     match feed.mode() {
         Mode::Status(code) => {
-            return (StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "upstream error\n").into_response();
+            return (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "upstream error\n",
+            )
+                .into_response();
         }
         Mode::BlackHole => {
             std::future::pending::<()>().await;
@@ -263,31 +293,42 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
     let connected = Instant::now();
     let cursor = feed.live_index(started.elapsed());
     let active = ActiveGuard::new(Arc::clone(&feed));
-    let stream = futures_util::stream::unfold((feed, cursor, active), move |(feed, mut cursor, active)| async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            let live = feed.live_index(started.elapsed());
-            let played = connected.elapsed().as_millis() as u64;
-            match feed.mode() {
-                Mode::Close => return None,
-                Mode::CloseAfter(ms) if played >= ms => return None,
-                Mode::Stall => {
-                    cursor = live; // resume at the live point
-                    continue;
+    let stream = futures_util::stream::unfold(
+        (feed, cursor, active),
+        move |(feed, mut cursor, active)| async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let live = feed.live_index(started.elapsed());
+                let played = connected.elapsed().as_millis() as u64;
+                match feed.mode() {
+                    Mode::Close => return None,
+                    Mode::CloseAfter(ms) if played >= ms => return None,
+                    Mode::Stall => {
+                        cursor = live; // resume at the live point
+                        continue;
+                    }
+                    Mode::StallAfter(ms) if played >= ms => continue,
+                    _ => {}
                 }
-                Mode::StallAfter(ms) if played >= ms => continue,
-                _ => {}
+                if live > cursor {
+                    let out = feed.slices(cursor, live);
+                    cursor = live;
+                    let body: Vec<u8> = out.iter().flat_map(|b| b.iter().copied()).collect();
+                    feed.bytes_sent
+                        .fetch_add(body.len() as u64, Ordering::Relaxed);
+                    return Some((
+                        Ok::<Bytes, std::io::Error>(Bytes::from(body)),
+                        (feed, cursor, active),
+                    ));
+                }
             }
-            if live > cursor {
-                let out = feed.slices(cursor, live);
-                cursor = live;
-                let body: Vec<u8> = out.iter().flat_map(|b| b.iter().copied()).collect();
-                feed.bytes_sent.fetch_add(body.len() as u64, Ordering::Relaxed);
-                return Some((Ok::<Bytes, std::io::Error>(Bytes::from(body)), (feed, cursor, active)));
-            }
-        }
-    });
-    ([(header::CONTENT_TYPE, "video/mp2t")], Body::from_stream(stream)).into_response()
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, "video/mp2t")],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// Counts a playing connection while its body lives.
@@ -314,27 +355,55 @@ async fn serve_playlist(State(inner): State<Arc<Inner>>, Path(name): Path<String
         return StatusCode::NOT_FOUND.into_response();
     };
     if let Mode::Status(code) = feed.mode() {
-        return StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+        return StatusCode::from_u16(code)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
     }
     let nseg = feed.segments.len() as u64;
     let live = feed.live_index(inner.started.elapsed());
     let n = feed.packets() as u64;
     let (loops, within) = (live / n, (live % n) as usize);
     // The segment being produced now is not listed; the ones before it are.
-    let current = feed.segments.iter().position(|(s, e, _)| within >= *s && within < *e).unwrap_or(0) as u64;
+    let current = feed
+        .segments
+        .iter()
+        .position(|(s, e, _)| within >= *s && within < *e)
+        .unwrap_or(0) as u64;
     let current_abs = loops * nseg + current;
     let first = current_abs.saturating_sub(HLS_WINDOW);
-    let target = feed.segments.iter().map(|s| s.2).max().unwrap_or(2000).div_ceil(1000);
-    let mut m3u = format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{first}\n");
+    let target = feed
+        .segments
+        .iter()
+        .map(|s| s.2)
+        .max()
+        .unwrap_or(2000)
+        .div_ceil(1000);
+    let mut m3u = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+    );
     for abs in first..current_abs {
         let seg = &feed.segments[(abs % nseg) as usize];
-        let disc = if abs % nseg == 0 && abs > 0 { "#EXT-X-DISCONTINUITY\n" } else { "" };
-        m3u.push_str(&format!("{disc}#EXTINF:{:.3},\n{abs}.ts\n", seg.2 as f64 / 1000.0));
+        let disc = if abs % nseg == 0 && abs > 0 {
+            "#EXT-X-DISCONTINUITY\n"
+        } else {
+            ""
+        };
+        m3u.push_str(&format!(
+            "{disc}#EXTINF:{:.3},\n{abs}.ts\n",
+            seg.2 as f64 / 1000.0
+        ));
     }
-    ([(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")], m3u).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl")],
+        m3u,
+    )
+        .into_response()
 }
 
-async fn serve_segment(State(inner): State<Arc<Inner>>, Path((name, seg)): Path<(String, String)>) -> Response {
+async fn serve_segment(
+    State(inner): State<Arc<Inner>>,
+    Path((name, seg)): Path<(String, String)>,
+) -> Response {
     let Some(feed) = find(&inner, &name) else {
         return StatusCode::NOT_FOUND.into_response();
     };

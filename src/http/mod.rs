@@ -64,8 +64,13 @@ async fn stream_plain(State(st): State<AppState>, Path(number): Path<String>) ->
 
 /// `/tuner<N>/v<number>`: any tuner index below the budget is accepted;
 /// sessions are shared per channel either way.
-async fn stream_tuner(State(st): State<AppState>, Path((tuner, vnum)): Path<(String, String)>) -> Response {
-    let idx = tuner.strip_prefix("tuner").and_then(|n| n.parse::<u32>().ok());
+async fn stream_tuner(
+    State(st): State<AppState>,
+    Path((tuner, vnum)): Path<(String, String)>,
+) -> Response {
+    let idx = tuner
+        .strip_prefix("tuner")
+        .and_then(|n| n.parse::<u32>().ok());
     match (idx, vnum.strip_prefix('v')) {
         (Some(i), Some(n)) if i < st.sessions.tuner_count() => serve_channel(st, n).await,
         _ => not_found(&format!("{tuner}/{vnum}")),
@@ -83,7 +88,8 @@ pub fn tune_error_response(e: &TuneError) -> Response {
         TuneError::ShuttingDown => "806",
     };
     let mut r = (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
-    r.headers_mut().insert("X-HDHomeRun-Error", HeaderValue::from_static(code));
+    r.headers_mut()
+        .insert("X-HDHomeRun-Error", HeaderValue::from_static(code));
     r
 }
 
@@ -123,7 +129,14 @@ struct ClientState {
 /// batches them into vectored writes. Ends when the ring ends or the reader
 /// is dropped for being too slow.
 fn client_body(reader: RingReader, guard: ClientGuard, events: EventSink) -> Body {
-    let st = ClientState { reader, guard, queue: VecDeque::new(), lags: VecDeque::new(), events, last_lag_log: None };
+    let st = ClientState {
+        reader,
+        guard,
+        queue: VecDeque::new(),
+        lags: VecDeque::new(),
+        events,
+        last_lag_log: None,
+    };
     let stream = futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if let Some(b) = st.queue.pop_front() {
@@ -137,10 +150,17 @@ fn client_body(reader: RingReader, guard: ClientGuard, events: EventSink) -> Bod
                     shared.readers_lagged.fetch_add(1, Ordering::Relaxed);
                     let now = Instant::now();
                     st.lags.push_back(now);
-                    while st.lags.front().is_some_and(|t| now.duration_since(*t) > DROP_WINDOW) {
+                    while st
+                        .lags
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) > DROP_WINDOW)
+                    {
                         st.lags.pop_front();
                     }
-                    if st.last_lag_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                    if st
+                        .last_lag_log
+                        .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+                    {
                         tracing::warn!(channel = %shared.channel, skipped, "client too slow: moved to the newest join point");
                         st.last_lag_log = Some(now);
                     }
@@ -176,7 +196,11 @@ async fn api_events(State(st): State<AppState>, Query(q): Query<EventsQuery>) ->
         Ok(ev) => Json(ev).into_response(),
         Err(e) => {
             tracing::error!("cannot read events: {e:#}");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": e.to_string() })),
+            )
+                .into_response()
         }
     }
 }

@@ -7,14 +7,17 @@ use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -50,14 +53,19 @@ pub struct Store {
 impl Store {
     /// Opens (creating when needed) `data_dir/streamforge.db` and migrates it.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
         let path = data_dir.join("streamforge.db");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool })
     }
@@ -88,13 +96,17 @@ impl Store {
                 ts: r.get("ts"),
                 kind: r.get("kind"),
                 channel: r.get("channel"),
-                detail: serde_json::from_str(r.get::<&str, _>("detail")).unwrap_or(serde_json::Value::Null),
+                detail: serde_json::from_str(r.get::<&str, _>("detail"))
+                    .unwrap_or(serde_json::Value::Null),
             })
             .collect())
     }
 
     pub async fn get_kv(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub async fn set_kv(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -136,10 +148,13 @@ impl EventSink {
     pub fn emit(&self, kind: &str, channel: Option<&str>, detail: serde_json::Value) {
         let e = Event::new(kind, channel, detail);
         match kind {
-            "candidate_failed" | "stall" | "failover" | "exhausted" | "reader_dropped" | "reader_lagged" => {
+            "candidate_failed" | "stall" | "failover" | "exhausted" | "reader_dropped"
+            | "reader_lagged" => {
                 tracing::warn!(channel = channel.unwrap_or("-"), kind, detail = %e.detail, "event")
             }
-            _ => tracing::info!(channel = channel.unwrap_or("-"), kind, detail = %e.detail, "event"),
+            _ => {
+                tracing::info!(channel = channel.unwrap_or("-"), kind, detail = %e.detail, "event")
+            }
         }
         let _ = self.tx.send(e);
     }
@@ -147,5 +162,7 @@ impl EventSink {
 
 /// Parses an RFC 3339 timestamp as stored in `events.ts`.
 pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(ts).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }

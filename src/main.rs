@@ -24,6 +24,22 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Diagnose a stream: what it is (like ffprobe) and how healthy it is.
+    Probe {
+        /// A URL (HTTP TS, HLS, …), a local file, or a channel number from
+        /// the config (then every candidate is probed, in failover order).
+        input: String,
+        /// Seconds to watch a live input (default 10; 5 per channel
+        /// candidate), or of media to read from a file (default: all).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// ffprobe-style JSON (`format`, `streams`) plus a `health` object.
+        #[arg(long)]
+        json: bool,
+        /// TOML config file (default: ./streamforge.toml when present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print what to enter in Plex (tuner address) and other clients (M3U, XMLTV).
     Urls {
         /// TOML config file (default: ./streamforge.toml when present).
@@ -50,6 +66,20 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Serve { config, demo } => serve(config, demo).await,
+            Command::Probe {
+                input,
+                duration,
+                json,
+                config,
+            } => {
+                streamforge::media::probe::run_cli(streamforge::media::probe::Args {
+                    input,
+                    duration,
+                    json,
+                    config,
+                })
+                .await
+            }
             Command::Urls { config } => urls(config),
         }
     });

@@ -40,10 +40,10 @@ pub const CHANNEL_DEFAULT: Duration = Duration::from_secs(5);
 /// Why an input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    #[error("{}", open_message(error, http.as_ref()))]
+    #[error("{}", open_message(error, http.as_deref()))]
     Open {
         error: OpenError,
-        http: Option<HttpInfo>,
+        http: Option<Box<HttpInfo>>,
     },
     #[error("cannot read {path}: {error}")]
     File { path: String, error: std::io::Error },
@@ -307,7 +307,7 @@ mod tests {
             error: OpenError::NotMedia {
                 url: "http://h/x".into(),
             },
-            http: Some(http.clone()),
+            http: Some(Box::new(http.clone())),
         };
         assert_eq!(
             e.to_string(),
@@ -318,7 +318,7 @@ mod tests {
                 status: 404,
                 url: "http://h/x".into(),
             },
-            http: Some(http),
+            http: Some(Box::new(http)),
         };
         assert_eq!(e.to_string(), "HTTP 404 from http://h/x");
         assert_eq!(e.reason(), "http_error");

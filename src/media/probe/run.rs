@@ -101,7 +101,7 @@ pub fn probe(
 fn open_error(http: Option<&HttpInfo>) -> impl Fn(OpenError) -> ProbeError + '_ {
     move |error| ProbeError::Open {
         error,
-        http: http.cloned(),
+        http: http.cloned().map(Box::new),
     }
 }
 

@@ -205,7 +205,7 @@ impl Track {
         if let Some(t) = t_ms {
             if let Some(last) = self.last_ms {
                 let step = t - last;
-                if step < 0.0 || step > JUMP_FORWARD_MS {
+                if !(0.0..=JUMP_FORWARD_MS).contains(&step) {
                     self.discontinuities.push(Discontinuity {
                         stream: self.index,
                         at_ms: wall_ms,

@@ -58,7 +58,7 @@ impl Interrupt {
         if self.cancelled.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed) {
             return true;
         }
-        let hit = now_ms() > self.deadline_ms.load(Ordering::Relaxed);
+        let hit = self.expired_at(now_ms());
         if hit {
             self.deadline_hit.store(true, Ordering::Relaxed);
         }
@@ -68,6 +68,11 @@ impl Interrupt {
     /// Cancelled, or the whole session is stopping.
     pub fn is_stopping(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Whether the deadline is over at `now` (a `now_ms()` value).
+    pub fn expired_at(&self, now: u64) -> bool {
+        now > self.deadline_ms.load(Ordering::Relaxed)
     }
 
     /// Whether the deadline has passed or has already aborted FFmpeg.

@@ -47,6 +47,27 @@ impl Plan {
     }
 }
 
+/// What the watchdog makes of a quiet upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Healthy,
+    /// Quiet for `stall_detect_ms`: mark `stalled`, open the warm standby.
+    Stalled,
+    /// Quiet for `failover_after_ms`: the input's interrupt deadline fires
+    /// and the demux thread switches.
+    FailoverDue,
+}
+
+pub fn verdict(quiet_ms: u64, s: &StreamConfig) -> Verdict {
+    if quiet_ms > s.failover_after_ms {
+        Verdict::FailoverDue
+    } else if quiet_ms >= s.stall_detect_ms {
+        Verdict::Stalled
+    } else {
+        Verdict::Healthy
+    }
+}
+
 /// Why reading a live input stopped.
 #[derive(Debug)]
 pub enum ReadEnd {
@@ -142,8 +163,11 @@ struct Live {
     /// Established once its first packet reached the muxer: from then on
     /// the deadline follows `failover_after`, before it `connect_timeout`.
     established: bool,
-    /// A failover event to emit once the first packet is written.
+    /// A failover event to complete once the first packet is written.
     pending_failover: Option<(Instant, serde_json::Value)>,
+    /// A completed switch whose event waits for the splice measurements
+    /// (A/V offset after needs a packet of each stream): (event, writes).
+    unreported: Option<(serde_json::Value, u32)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -318,6 +342,7 @@ impl Runner {
                         waiting_key: has_video,
                         established: false,
                         pending_failover: pending,
+                        unreported: None,
                     };
                     if self.attach(&mut live).is_some() {
                         return Some(live);
@@ -389,6 +414,7 @@ impl Runner {
                     waiting_key: !starts_at_key,
                     established: false,
                     pending_failover: Some((decided, ctx)),
+                    unreported: None,
                 };
                 self.attach(&mut live)?;
                 for (kind, p) in held {
@@ -461,14 +487,25 @@ impl Runner {
             ctx["to"] = json!(redact(&cur.opened.url));
             ctx["to_index"] = json!(cur.index);
             ctx["switch_ms"] = json!(decided.elapsed().as_secs_f64() * 1000.0);
-            if let Some(s) = self.remux.last_splice {
-                ctx["dts_step_ms"] = json!(s.video_dts_step_ms);
-                ctx["av_offset_before_ms"] = json!(s.av_offset_before_ms);
-            }
             self.shared.failovers.fetch_add(1, Ordering::Relaxed);
             self.shared.stall_since_ms.store(0, Ordering::Relaxed);
             self.shared.set_state(State::Healthy);
-            self.ev("failover", ctx);
+            cur.unreported = Some((ctx, 0));
+        }
+        if let Some((mut ctx, writes)) = cur.unreported.take() {
+            let report = self.remux.last_splice;
+            let complete = report.is_some_and(|r| r.av_offset_after_ms.is_some());
+            // A stream may never show up after the splice: report anyway.
+            if complete || writes >= 200 {
+                if let Some(r) = report {
+                    ctx["dts_step_ms"] = json!(r.video_dts_step_ms);
+                    ctx["av_offset_before_ms"] = json!(r.av_offset_before_ms);
+                    ctx["av_offset_after_ms"] = json!(r.av_offset_after_ms);
+                }
+                self.ev("failover", ctx);
+            } else {
+                cur.unreported = Some((ctx, writes + 1));
+            }
         }
         if self.shared.state() == State::Starting && self.shared.ring.has_join_point() {
             self.shared.set_state(State::Healthy);
@@ -487,7 +524,6 @@ impl Runner {
         let cfg = self.plan.stream.clone();
         let opts = self.plan.open_options();
         let spawned = std::thread::Builder::new().name(format!("watch-{channel}")).spawn(move || {
-            let stall_after = cfg.stall_detect_ms;
             let mut stalled_since: Option<u64> = None;
             let mut ticks = 0u64;
             while !matches!(shared.state(), State::Ended) && !shared.is_stopping() {
@@ -497,7 +533,8 @@ impl Runner {
                     shared.sample_rate();
                 }
                 let quiet = shared.ms_since_data();
-                if quiet >= stall_after && shared.transition(State::Healthy, State::Stalled) {
+                let v = verdict(quiet, &cfg);
+                if v != Verdict::Healthy && shared.transition(State::Healthy, State::Stalled) {
                     let index = shared.source_index.load(Ordering::Relaxed);
                     stalled_since = Some(input::now_ms() - quiet);
                     shared.stall_since_ms.store(input::now_ms() - quiet, Ordering::Relaxed);
@@ -511,7 +548,7 @@ impl Runner {
                             Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
                         }
                     }
-                } else if quiet < stall_after && shared.transition(State::Stalled, State::Healthy) {
+                } else if v == Verdict::Healthy && shared.transition(State::Stalled, State::Healthy) {
                     let since = stalled_since.take().unwrap_or_default();
                     shared.stall_since_ms.store(0, Ordering::Relaxed);
                     *standby.lock() = None;
@@ -528,5 +565,51 @@ impl Runner {
         spawned
             .map_err(|e| tracing::error!("cannot start watchdog: {e}"))
             .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The default thresholds' logic (3000/5000 ms), without waiting.
+    #[test]
+    fn default_thresholds() {
+        let d = StreamConfig::default();
+        assert_eq!(verdict(0, &d), Verdict::Healthy);
+        assert_eq!(verdict(2999, &d), Verdict::Healthy);
+        assert_eq!(verdict(3000, &d), Verdict::Stalled);
+        assert_eq!(verdict(5000, &d), Verdict::Stalled);
+        assert_eq!(verdict(5001, &d), Verdict::FailoverDue);
+        // The demux thread's deadline follows failover_after_ms.
+        let irq = Interrupt::new(
+            Arc::new(AtomicBool::new(false)),
+            Duration::from_millis(d.failover_after_ms),
+        );
+        let now = input::now_ms();
+        assert!(!irq.expired_at(now + 4999));
+        assert!(irq.expired_at(now + 5001));
+        irq.extend(Duration::from_millis(d.failover_after_ms));
+        assert!(
+            !irq.expired_at(now + 5001 - 1),
+            "extended by the next packet"
+        );
+    }
+
+    #[test]
+    fn per_channel_overrides_apply() {
+        let ch = crate::config::ChannelConfig {
+            stall_detect_ms: Some(1000),
+            failover_after_ms: Some(1500),
+            ..Default::default()
+        };
+        let s = ch.effective_stream(&StreamConfig::default());
+        assert_eq!(verdict(999, &s), Verdict::Healthy);
+        assert_eq!(verdict(1000, &s), Verdict::Stalled);
+        assert_eq!(verdict(1501, &s), Verdict::FailoverDue);
     }
 }

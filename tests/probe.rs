@@ -400,8 +400,8 @@ async fn a_stall_in_the_middle_is_reported_with_time_and_length() {
 async fn a_stall_until_the_end_is_reported_as_ongoing() {
     let up = Upstream::start().await.unwrap();
     let feed = up.add("main", fixture_bytes("main.ts"));
-    feed.set_mode(Mode::StallAfter(2000));
-    let out = probe(&[&up.ts_url("main"), "--duration", "3.5"]).await;
+    feed.set_mode(Mode::StallAfter(2500));
+    let out = probe(&[&up.ts_url("main"), "--duration", "4"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let line = out
         .stdout
@@ -413,6 +413,20 @@ async fn a_stall_until_the_end_is_reported_as_ongoing() {
         "{line}"
     );
     assert!(line.ends_with("still stalled at the end"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_closing_early_is_reported() {
+    let up = Upstream::start().await.unwrap();
+    let feed = up.add("main", fixture_bytes("main.ts"));
+    // Long enough for a keyframe (2 s GOP), so the open succeeds.
+    feed.set_mode(Mode::CloseAfter(2500));
+    let out = probe(&[&up.ts_url("main"), "--json", "--duration", "4"]).await;
+    assert_eq!(out.code, 0, "the input was read: {}", out.stderr);
+    let h = &out.json()["health"];
+    assert_eq!(h["end"], "upstream closed the stream", "{h}");
+    let observed = h["observed_ms"].as_u64().unwrap();
+    assert!((2400..3500).contains(&observed), "{observed}");
 }
 
 fn one_line_error(out: &Out) -> String {
@@ -498,6 +512,14 @@ async fn non_media_fails_with_a_clear_reason() {
     let line = one_line_error(&html);
     assert!(line.starts_with("error: not a media stream"), "{line}");
     assert!(line.ends_with("(HTTP 200, text/html)"), "{line}");
+    feed.set_mode(Mode::Garbage);
+    let garbage = probe(&[&up.ts_url("main"), "--duration", "1"]).await;
+    let line = one_line_error(&garbage);
+    assert!(line.starts_with("error: not a media stream"), "{line}");
+    feed.set_mode(Mode::Close);
+    let empty = probe(&[&up.ts_url("main"), "--duration", "1"]).await;
+    let line = one_line_error(&empty);
+    assert!(line.starts_with("error: not a media stream"), "{line}");
     let missing = probe(&["/nonexistent/dir/file.ts"]).await;
     assert!(one_line_error(&missing).starts_with("error: cannot read /nonexistent/dir/file.ts: "));
 }

@@ -29,3 +29,6 @@ cat > suspended.html <<'HTML'
 <body><h1>Your account has been suspended</h1><p>Please contact your reseller.</p></body></html>
 HTML
 ls -l
+# Near the 33-bit PTS wrap (2^33 / 90 kHz = 95443.7 s): wraps 4 s in.
+ff -f lavfi -i "testsrc2=size=320x180:rate=25:duration=10" -f lavfi -i "sine=frequency=500:sample_rate=48000:duration=10" \
+   "${common_v[@]}" "${common_a[@]}" -output_ts_offset 95439.7 -f mpegts wrap.ts

@@ -428,3 +428,52 @@ async fn no_warm_standby_still_fails_over() {
     assert_seamless(&cap.finish());
     rig.srv.stop().await;
 }
+
+/// A 33-bit PTS wrap inside the input is absorbed: one timeline out.
+#[tokio::test(flavor = "multi_thread")]
+async fn pts_wrap_inside_an_input_is_absorbed() {
+    let up = Upstream::start().await.unwrap();
+    let feed = up.add("wrap", fixture_bytes("wrap.ts"));
+    assert!(feed.duration() < Duration::from_secs(11));
+    let srv = TestServer::start(fast_config(vec![channel("101", vec![up.ts_url("wrap")])])).await;
+    let cap = Capture::start(&srv.url("/auto/v101")).await;
+    assert_eq!(cap.status, 200);
+    // 10 s of file: 8 s of capture crosses the wrap or the loop back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let ev = srv.events().await;
+    let s = srv
+        .session("101")
+        .await
+        .unwrap_or_else(|| panic!("session gone: {ev:?}"));
+    assert!(
+        s["timestamp_jumps"].as_u64().unwrap_or(0) >= 1,
+        "{s} {:?}",
+        srv.events().await
+    );
+    let r = assert_seamless(&cap.finish());
+    assert!(
+        video_step(&r) <= 80.0,
+        "video DTS step {} ms",
+        video_step(&r)
+    );
+    srv.stop().await;
+}
+
+/// The loopback feed loops its file (timestamps go back 20 s): absorbed.
+#[tokio::test(flavor = "multi_thread")]
+async fn looping_upstream_is_absorbed() {
+    let up = Upstream::start().await.unwrap();
+    let feed = up.add("short", fixture_bytes("wrap.ts"));
+    let srv = TestServer::start(fast_config(vec![channel("101", vec![up.ts_url("short")])])).await;
+    let cap = Capture::start(&srv.url("/auto/v101")).await;
+    // Play past at least one loop of the 10 s file.
+    tokio::time::sleep(feed.duration() + Duration::from_secs(2)).await;
+    let s = srv.session("101").await.unwrap();
+    assert!(
+        s["timestamp_jumps"].as_u64().unwrap() >= 2,
+        "wrap and loop: {s}"
+    );
+    assert_eq!(s["failovers"], 0);
+    assert_seamless(&cap.finish());
+    srv.stop().await;
+}

@@ -73,7 +73,14 @@ impl Feed {
                     | (u64::from(p[8]) << 9)
                     | (u64::from(p[9]) << 1)
                     | (u64::from(p[10]) >> 7);
-                pcrs.push((i, base as f64 / 90.0));
+                // Unwrap the 33-bit clock so a file that wraps paces evenly.
+                let mut ms = base as f64 / 90.0;
+                if let Some(&(_, prev)) = pcrs.last() {
+                    while ms + 1_000_000.0 < prev {
+                        ms += (1u64 << 33) as f64 / 90.0;
+                    }
+                }
+                pcrs.push((i, ms));
             }
         }
         let mut due_ms = vec![0u32; n];

@@ -68,6 +68,8 @@ pub struct Shared {
     pub stall_since_ms: AtomicU64,
     pub readers_lagged: AtomicU64,
     pub readers_dropped: AtomicU64,
+    /// Timestamp jumps absorbed inside inputs (wrap, loop, encoder restart).
+    pub timestamp_jumps: AtomicU64,
     /// Samples of (ms, bytes_in) for the bitrate over a sliding window.
     rate: Mutex<VecDeque<(u64, u64)>>,
     pub phase: tokio::sync::watch::Sender<Phase>,
@@ -94,6 +96,7 @@ impl Shared {
             stall_since_ms: AtomicU64::new(0),
             readers_lagged: AtomicU64::new(0),
             readers_dropped: AtomicU64::new(0),
+            timestamp_jumps: AtomicU64::new(0),
             rate: Mutex::new(VecDeque::new()),
             phase: tokio::sync::watch::channel(Phase::Starting).0,
         })
@@ -168,6 +171,7 @@ pub struct SessionView {
     pub bytes_out_ring: u64,
     pub readers_lagged: u64,
     pub readers_dropped: u64,
+    pub timestamp_jumps: u64,
     pub ms_since_data: u64,
 }
 
@@ -186,6 +190,7 @@ impl Shared {
             bytes_out_ring: self.ring.written(),
             readers_lagged: self.readers_lagged.load(Ordering::Relaxed),
             readers_dropped: self.readers_dropped.load(Ordering::Relaxed),
+            timestamp_jumps: self.timestamp_jumps.load(Ordering::Relaxed),
             ms_since_data: self.ms_since_data(),
         }
     }

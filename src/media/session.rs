@@ -168,6 +168,8 @@ struct Live {
     /// A completed switch whose event waits for the splice measurements
     /// (A/V offset after needs a packet of each stream): (event, writes).
     unreported: Option<(serde_json::Value, u32)>,
+    /// `map.jumps` already counted in the session's total.
+    jumps_seen: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -343,6 +345,7 @@ impl Runner {
                         established: false,
                         pending_failover: pending,
                         unreported: None,
+                        jumps_seen: 0,
                     };
                     if self.attach(&mut live).is_some() {
                         return Some(live);
@@ -415,6 +418,7 @@ impl Runner {
                     established: false,
                     pending_failover: Some((decided, ctx)),
                     unreported: None,
+                    jumps_seen: 0,
                 };
                 self.attach(&mut live)?;
                 for (kind, p) in held {
@@ -473,6 +477,14 @@ impl Runner {
             .remux
             .write(&mut cur.map, kind, p)
             .map_err(|e| e.to_string())?;
+        if cur.map.jumps != cur.jumps_seen {
+            self.shared
+                .timestamp_jumps
+                .fetch_add(cur.map.jumps - cur.jumps_seen, Ordering::Relaxed);
+            cur.jumps_seen = cur.map.jumps;
+            tracing::info!(channel = %self.plan.channel, source = %redact(&cur.opened.url),
+                "timestamp jump inside the input absorbed (wrap, loop or encoder restart)");
+        }
         if !wrote {
             return Ok(());
         }

@@ -375,7 +375,7 @@ impl Remuxer {
         let i = kind as usize;
         let Some(last) = map.last_in[i] else { return };
         let step = dts_in - last;
-        if step <= JUMP_FORWARD && step >= -JUMP_BACK {
+        if (-JUMP_BACK..=JUMP_FORWARD).contains(&step) {
             return;
         }
         let Some(off) = map.offset.as_mut() else {

@@ -119,7 +119,8 @@ pub fn read_packet(opened: &mut Opened) -> Result<Packet, ReadEnd> {
             tracing::debug!(state = ?opened.interrupt, now = input::now_ms(), "exit without deadline");
             Err(ReadEnd::Error("input interrupted earlier".into()))
         }
-        Err(ffmpeg::Error::Other { errno }) if errno == 11 => Err(ReadEnd::Again),
+        // EAGAIN
+        Err(ffmpeg::Error::Other { errno: 11 }) => Err(ReadEnd::Again),
         Err(e) => Err(ReadEnd::Error(e.to_string())),
     }
 }

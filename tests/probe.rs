@@ -566,6 +566,101 @@ async fn hls_is_read_by_libavformat_without_continuity() {
     assert_eq!(h["end"], "duration reached");
 }
 
+/// A web server on 127.0.0.1:0 with redirects and an MP4 file.
+async fn web_server(ts_url: String, mp4: Vec<u8>) -> std::net::SocketAddr {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    let mp4 = bytes::Bytes::from(mp4);
+    let app = axum::Router::new()
+        .route(
+            "/to-ts",
+            get(move || async move { (StatusCode::FOUND, [(header::LOCATION, ts_url)]) }),
+        )
+        .route(
+            "/to-mp4",
+            get(|| async {
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, "/movie.mp4")],
+                )
+            }),
+        )
+        .route(
+            "/movie.mp4",
+            get(move || async move { ([(header::CONTENT_TYPE, "video/mp4")], mp4) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_reported_and_mp4_over_http_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("movie.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(fixture("main.ts"))
+        .args(["-c", "copy", "-t", "6", "-movflags", "+faststart"])
+        .arg(&mp4)
+        .status()
+        .expect("ffmpeg is installed");
+    assert!(status.success());
+    let up = Upstream::start().await.unwrap();
+    up.add("main", fixture_bytes("main.ts"));
+    let addr = web_server(up.ts_url("main"), std::fs::read(&mp4).unwrap()).await;
+
+    let ts = probe(&[
+        &format!("http://{addr}/to-ts"),
+        "--json",
+        "--duration",
+        "1.5",
+    ])
+    .await;
+    assert_eq!(ts.code, 0, "{}", ts.stderr);
+    let h = &ts.json()["health"];
+    assert_eq!(h["io"], "direct");
+    assert_eq!(h["http"]["redirects"][0]["status"], 302, "{h}");
+    assert_eq!(h["http"]["redirects"][0]["location"], up.ts_url("main"));
+    assert_eq!(h["http"]["final_url"], up.ts_url("main"));
+    let human = probe(&[&format!("http://{addr}/to-ts"), "--duration", "1"]).await;
+    assert!(
+        human.stdout.contains(&format!(
+            "HTTP      200 video/mp2t, 302 -> {}",
+            up.ts_url("main")
+        )),
+        "{}",
+        human.stdout
+    );
+
+    let out = probe(&[
+        &format!("http://{addr}/to-mp4"),
+        "--json",
+        "--duration",
+        "2",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    assert!(
+        v["format"]["format_name"].as_str().unwrap().contains("mp4"),
+        "{}",
+        v["format"]
+    );
+    assert_eq!(v["streams"][0]["codec_name"], "h264");
+    assert_eq!(v["streams"][0]["width"], 320);
+    let h = &v["health"];
+    assert_eq!(h["io"], "libavformat");
+    assert_eq!(h["http"]["redirects"][0]["status"], 301);
+    assert_eq!(h["http"]["content_type"], "video/mp4");
+    assert_eq!(h["continuity"]["measured"], false);
+    assert_eq!(
+        h["end"], "duration reached",
+        "read 2 s of media, not the whole file"
+    );
+}
+
 fn channel_config(dir: &Path, streams: &[String]) -> std::path::PathBuf {
     let path = dir.join("streamforge.toml");
     let list: Vec<String> = streams.iter().map(|s| format!("{s:?}")).collect();

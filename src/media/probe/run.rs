@@ -216,13 +216,28 @@ pub fn target_duration(playlist: &str) -> Option<f64> {
     })
 }
 
-/// What the first request of an HLS probe showed.
-struct Playlist {
+/// Why an HTTP input goes to libavformat's own IO after all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Handoff {
+    /// A playlist: libavformat fetches the segments.
+    Hls { target_s: Option<f64> },
+    /// MP4 may need to seek (its index can sit at the end): libavformat's
+    /// HTTP does that with range requests.
+    Mp4,
+}
+
+/// MP4/MOV files start with an `ftyp` box.
+fn is_mp4(first: Option<&[u8]>) -> bool {
+    first.is_some_and(|b| b.len() >= 8 && &b[4..8] == b"ftyp")
+}
+
+/// What our own first request showed, before the handoff.
+struct FirstRequest {
     http: HttpInfo,
     connect_ms: Option<u64>,
     response_ms: u64,
     first_byte_ms: Option<u64>,
-    target_s: Option<f64>,
+    handoff: Handoff,
 }
 
 fn probe_http(
@@ -240,22 +255,31 @@ fn probe_http(
     let fetch = Fetch::start(url, fetch_opts, t0).map_err(open_error(None))?;
     let http = fetch.http.clone();
     let first = fetch.peek(remaining(t0, opts.connect_timeout));
-    if is_playlist(&http, first.as_ref().map(|(b, _)| &b[..])) {
-        let first_byte_ms = first.as_ref().map(|(_, at)| *at);
+    let first_bytes = first.as_ref().map(|(b, _)| &b[..]);
+    let handoff = if is_playlist(&http, first_bytes) {
         let text = fetch.read_rest(
-            first.map(|(b, _)| b.to_vec()).unwrap_or_default(),
+            first_bytes.unwrap_or_default().to_vec(),
             Duration::from_secs(2),
             1 << 20,
         );
-        let playlist = Playlist {
+        Some(Handoff::Hls {
+            target_s: target_duration(&String::from_utf8_lossy(&text)),
+        })
+    } else if is_mp4(first_bytes) {
+        Some(Handoff::Mp4)
+    } else {
+        None
+    };
+    if let Some(handoff) = handoff {
+        let request = FirstRequest {
             http,
             connect_ms: fetch.connect_ms,
             response_ms: fetch.response_ms,
-            first_byte_ms,
-            target_s: target_duration(&String::from_utf8_lossy(&text)),
+            first_byte_ms: first.as_ref().map(|(_, at)| *at),
+            handoff,
         };
         drop(fetch.finish());
-        return probe_libav(url, opts, t0, Some(playlist), described);
+        return probe_libav(url, opts, t0, Some(request), described);
     }
     let log = Arc::new(Mutex::new(ArrivalLog::default()));
     let io = match StreamIo::from_read(fetch.reader(first, Arc::clone(&log))) {
@@ -313,17 +337,19 @@ fn probe_http(
     Ok(Report::new(desc, health, &obs))
 }
 
-/// HLS and other protocols: libavformat's own IO. No byte-level view, so
-/// continuity is not measured and stalls are gaps between packets.
+/// HLS, MP4 over HTTP and other protocols: libavformat's own IO. No
+/// byte-level view, so continuity is not measured and stalls are gaps
+/// between packets.
 fn probe_libav(
     url: &str,
     opts: &Options,
     t0: Instant,
-    playlist: Option<Playlist>,
+    request: Option<FirstRequest>,
     described: &mut dyn FnMut(&Described),
 ) -> Result<Report, ProbeError> {
     let shown = redact(url);
-    let http = playlist.as_ref().map(|p| p.http.clone());
+    let http = request.as_ref().map(|p| p.http.clone());
+    let handoff = request.as_ref().map(|r| r.handoff);
     let interrupt = new_interrupt(remaining(t0, opts.connect_timeout));
     let open_opts = OpenOptions {
         connect_timeout: opts.connect_timeout,
@@ -353,15 +379,19 @@ fn probe_libav(
     described(&desc);
     let duration = opts.duration.unwrap_or(super::LIVE_DEFAULT);
     opened.interrupt.extend(remaining(t0, duration));
-    let threshold = match playlist.as_ref().map(|p| p.target_s) {
-        // Segments arrive in bursts about a target duration apart.
-        Some(Some(t)) => ((t * 1500.0) as u64).max(STALL_MS),
-        Some(None) => 9000,
-        None => STALL_MS,
+    let threshold = match handoff {
+        // Segments arrive in bursts about a target duration apart (6 s
+        // when the playlist does not say: Apple's recommendation).
+        Some(Handoff::Hls { target_s }) => {
+            ((target_s.unwrap_or(6.0) * 1500.0) as u64).max(STALL_MS)
+        }
+        Some(Handoff::Mp4) | None => STALL_MS,
     };
     let watch = Watch {
         live: true,
-        media_limit_ms: None,
+        // A file served over HTTP downloads faster than real time: stop at
+        // the duration of media too rather than fetch it all.
+        media_limit_ms: (handoff == Some(Handoff::Mp4)).then_some(duration.as_secs_f64() * 1000.0),
         log: None,
         delivery_stall_ms: threshold,
     };
@@ -370,7 +400,7 @@ fn probe_libav(
     let end_ms = obs.end_ms;
     let mut health = Health::new(&shown, true, "libavformat", &obs, end_ms);
     health.timing_ms.open = Some(open_ms);
-    if let Some(p) = &playlist {
+    if let Some(p) = &request {
         health.http = Some(p.http.clone());
         health.timing_ms.connect = p.connect_ms;
         health.timing_ms.response = Some(p.response_ms);
@@ -378,10 +408,10 @@ fn probe_libav(
     }
     health.set_media_bitrate(&obs.media, obs.media_end_ms());
     health.set_stalls("packets", &obs.delivery, end_ms);
-    let why = if playlist.is_some() {
-        "HLS segments are read by libavformat"
-    } else {
-        "read by libavformat"
+    let why = match handoff {
+        Some(Handoff::Hls { .. }) => "HLS segments are read by libavformat",
+        Some(Handoff::Mp4) => "not an MPEG-TS byte stream",
+        None => "read by libavformat",
     };
     health.continuity_not_measured(why);
     Ok(Report::new(desc, health, &obs))

@@ -95,8 +95,19 @@ pub async fn run_cli(args: Args) -> anyhow::Result<()> {
             let _ = tx.send(run_blocking(&args, &mut out));
         })
         .context("cannot start the probe thread")?;
-    rx.await
+    match rx
+        .await
         .context("the probe thread ended without a result")?
+    {
+        // `probe … | head`: the reader has what it wanted.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
 }
 
 fn looks_like_channel(input: &str) -> bool {

@@ -122,6 +122,8 @@ pub struct Health {
     pub io: &'static str,
     /// Wall-clock time from the start of the probe to the end of reading.
     pub observed_ms: u64,
+    /// Media time read, discontinuities taken out.
+    pub media_ms: Option<u64>,
     pub end: String,
     pub http: Option<HttpInfo>,
     /// Milliseconds since the probe started.
@@ -152,6 +154,10 @@ impl Health {
             live,
             io,
             observed_ms: end_ms,
+            media_ms: obs
+                .media
+                .origin_ms()
+                .map(|o| (obs.media_end_ms() - o).max(0.0) as u64),
             end: obs.end.text(),
             http: None,
             timing_ms: Timing {
@@ -383,13 +389,22 @@ pub fn write_health(out: &mut dyn Write, h: &Health) -> std::io::Result<()> {
     } else {
         "read by libavformat"
     };
-    let kind = if h.live { "live" } else { "file" };
-    writeln!(
-        out,
-        "Health    over {}, {kind}, {how}; ended: {}",
-        time(h.observed_ms),
-        h.end
-    )?;
+    let media = h.media_ms.map(time).unwrap_or_else(|| "no media".into());
+    if h.live {
+        writeln!(
+            out,
+            "Health    over {} (media {media}), live, {how}; ended: {}",
+            time(h.observed_ms),
+            h.end
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Health    {media} of media in {}, file, {how}; ended: {}",
+            time(h.observed_ms),
+            h.end
+        )?;
+    }
     let t = &h.timing_ms;
     let timing: Vec<String> = [
         ("connect", t.connect),

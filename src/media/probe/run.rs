@@ -255,7 +255,7 @@ fn probe_http(
     let fetch = Fetch::start(url, fetch_opts, t0).map_err(open_error(None))?;
     let http = fetch.http.clone();
     let first = fetch.peek(remaining(t0, opts.connect_timeout));
-    let first_bytes = first.as_ref().map(|(b, _)| &b[..]);
+    let first_bytes = first.bytes();
     let handoff = if is_playlist(&http, first_bytes) {
         let text = fetch.read_rest(
             first_bytes.unwrap_or_default().to_vec(),
@@ -275,7 +275,7 @@ fn probe_http(
             http,
             connect_ms: fetch.connect_ms,
             response_ms: fetch.response_ms,
-            first_byte_ms: first.as_ref().map(|(_, at)| *at),
+            first_byte_ms: first.at_ms(),
             handoff,
         };
         drop(fetch.finish());

@@ -74,6 +74,30 @@ enum Msg {
     End(BodyEnd),
 }
 
+/// What the body gave first (see [`Fetch::peek`]).
+pub enum First {
+    /// Bytes and when they arrived, ms since the probe started.
+    Bytes(Bytes, u64),
+    Ended(BodyEnd),
+    Nothing,
+}
+
+impl First {
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            First::Bytes(b, _) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn at_ms(&self) -> Option<u64> {
+        match self {
+            First::Bytes(_, at) => Some(*at),
+            _ => None,
+        }
+    }
+}
+
 pub struct FetchOptions {
     pub connect_timeout: Duration,
     pub user_agent: String,
@@ -135,12 +159,12 @@ impl Fetch {
         }
     }
 
-    /// Waits up to `timeout` for the first bytes (for sniffing); None when
-    /// the body ended or nothing came.
-    pub fn peek(&self, timeout: Duration) -> Option<(Bytes, u64)> {
+    /// Waits up to `timeout` for the first bytes (for sniffing).
+    pub fn peek(&self, timeout: Duration) -> First {
         match self.body.recv_timeout(timeout) {
-            Ok(Msg::Chunk(b, at)) => Some((b, at)),
-            _ => None,
+            Ok(Msg::Chunk(b, at)) => First::Bytes(b, at),
+            Ok(Msg::End(e)) => First::Ended(e),
+            Err(_) => First::Nothing,
         }
     }
 
@@ -158,15 +182,17 @@ impl Fetch {
 
     /// A reader over the body for libavformat, starting with `first` (what
     /// [`Fetch::peek`] took), dating each chunk into `log`.
-    pub fn reader(&self, first: Option<(Bytes, u64)>, log: Arc<Mutex<ArrivalLog>>) -> BodyReader {
+    pub fn reader(&self, first: First, log: Arc<Mutex<ArrivalLog>>) -> BodyReader {
         let mut r = BodyReader {
             rx: self.body.clone(),
             cur: Bytes::new(),
             ended: None,
             log,
         };
-        if let Some((b, at)) = first {
-            r.push(b, at);
+        match first {
+            First::Bytes(b, at) => r.push(b, at),
+            First::Ended(e) => r.ended = Some(e),
+            First::Nothing => {}
         }
         r
     }

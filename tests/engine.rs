@@ -432,3 +432,31 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
         );
     }
 }
+
+/// HLS with 6 s segments delivers in bursts: the gaps between them are
+/// covered by the media already received and are not stalls.
+#[tokio::test(flavor = "multi_thread")]
+async fn hls_with_long_segments_is_not_a_stall() {
+    let up = Upstream::start().await.unwrap();
+    up.add_with_segment_gops("long", fixture_bytes("main.ts"), 3);
+    up.add("backup", fixture_bytes("backup.ts"));
+    let mut cfg = fast_config(vec![channel(
+        "104",
+        vec![up.hls_url("long"), up.ts_url("backup")],
+    )]);
+    cfg.stream.stall_detect_ms = 2000;
+    cfg.stream.failover_after_ms = 3000;
+    let srv = TestServer::start(cfg).await;
+    let cap = Capture::start(&srv.url("/auto/v104")).await;
+    assert_eq!(cap.status, 200);
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    let s = srv.session("104").await.unwrap();
+    assert_eq!(s["source_index"], 0, "{s} {:?}", srv.events().await);
+    assert!(
+        srv.events_of("stall").await.is_empty(),
+        "{:?}",
+        srv.events_of("stall").await
+    );
+    tscheck::check(&cap.finish()).assert_clean(1000.0);
+    srv.stop().await;
+}

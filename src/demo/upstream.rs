@@ -62,6 +62,11 @@ pub struct Feed {
 
 impl Feed {
     pub fn new(data: Bytes) -> Self {
+        Self::with_segment_gops(data, 1)
+    }
+
+    /// Like [`Feed::new`], with HLS segments of `gops` GOPs each.
+    pub fn with_segment_gops(data: Bytes, gops: usize) -> Self {
         let n = data.len() / TS_PACKET;
         let data = data.slice(..n * TS_PACKET);
         let mut pcrs: Vec<(usize, f64)> = Vec::new();
@@ -126,6 +131,7 @@ impl Feed {
         if joins.first() != Some(&0) {
             joins.insert(0, 0);
         }
+        let joins: Vec<usize> = joins.into_iter().step_by(gops.max(1)).collect();
         let mut segments = Vec::new();
         for (k, &s) in joins.iter().enumerate() {
             let e = joins.get(k + 1).copied().unwrap_or(n);
@@ -241,6 +247,17 @@ impl Upstream {
     /// Adds (or replaces) a feed served at `/ts/<name>` and `/hls/<name>/index.m3u8`.
     pub fn add(&self, name: &str, data: Bytes) -> Arc<Feed> {
         let feed = Arc::new(Feed::new(data));
+        self.inner
+            .feeds
+            .write()
+            .insert(name.to_string(), Arc::clone(&feed));
+        feed
+    }
+
+    /// Adds a feed whose HLS segments hold `gops` GOPs each (long segments
+    /// arrive as bursts with long gaps between them).
+    pub fn add_with_segment_gops(&self, name: &str, data: Bytes, gops: usize) -> Arc<Feed> {
+        let feed = Arc::new(Feed::with_segment_gops(data, gops));
         self.inner
             .feeds
             .write()

@@ -64,6 +64,8 @@ pub struct Shared {
     pub failovers: AtomicU64,
     /// `now_ms()` of the last packet from the live input.
     pub last_data_ms: AtomicU64,
+    /// Media received ahead of wall time at the last data, ms.
+    media_lead_ms: AtomicU64,
     /// `now_ms()` of the last data before the current stall (0: none).
     pub stall_since_ms: AtomicU64,
     pub readers_lagged: AtomicU64,
@@ -93,6 +95,7 @@ impl Shared {
             packets_in: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             last_data_ms: AtomicU64::new(now_ms()),
+            media_lead_ms: AtomicU64::new(0),
             stall_since_ms: AtomicU64::new(0),
             readers_lagged: AtomicU64::new(0),
             readers_dropped: AtomicU64::new(0),
@@ -125,6 +128,21 @@ impl Shared {
 
     pub fn ms_since_data(&self) -> u64 {
         now_ms().saturating_sub(self.last_data_ms.load(Ordering::Relaxed))
+    }
+
+    /// Records how far the media received runs ahead of wall time (a
+    /// burst at connect, an HLS segment fetched whole).
+    pub fn set_media_lead(&self, lead_ms: u64) {
+        self.media_lead_ms.store(lead_ms, Ordering::Relaxed);
+    }
+
+    /// How long the session has been without media: time since the last
+    /// data, minus the media that data carried ahead of wall time. This is
+    /// what the stall thresholds apply to, so an input that delivers in
+    /// bursts (HLS) is not mistaken for a stalled one between bursts.
+    pub fn quiet_ms(&self) -> u64 {
+        self.ms_since_data()
+            .saturating_sub(self.media_lead_ms.load(Ordering::Relaxed))
     }
 
     /// Called periodically (the watchdog tick) to sample the byte counter.
@@ -173,6 +191,7 @@ pub struct SessionView {
     pub readers_dropped: u64,
     pub timestamp_jumps: u64,
     pub ms_since_data: u64,
+    pub media_lead_ms: u64,
 }
 
 impl Shared {
@@ -192,6 +211,7 @@ impl Shared {
             readers_dropped: self.readers_dropped.load(Ordering::Relaxed),
             timestamp_jumps: self.timestamp_jumps.load(Ordering::Relaxed),
             ms_since_data: self.ms_since_data(),
+            media_lead_ms: self.media_lead_ms.load(Ordering::Relaxed),
         }
     }
 }

@@ -261,6 +261,13 @@ impl Remuxer {
         Ok(result)
     }
 
+    /// The newest output DTS (90 kHz) of the video stream, else audio.
+    pub fn newest_dts(&self) -> Option<i64> {
+        self.tracks[0]
+            .and_then(|t| t.last_dts)
+            .or_else(|| self.tracks[1].and_then(|t| t.last_dts))
+    }
+
     fn av_offset(&self) -> Option<f64> {
         let v = self.tracks[0]?.last_dts?;
         let a = self.tracks[1]?.last_dts?;

@@ -24,6 +24,9 @@ use crate::store::EventSink;
 
 /// Watchdog period: stall detection is accurate to about this.
 const TICK: Duration = Duration::from_millis(50);
+/// Most media lead credited against stall detection (covers 10 s HLS
+/// segments; bounds the delay a drifting upstream clock could add).
+const MAX_LEAD_MS: u64 = 12_000;
 
 /// Everything a session thread needs.
 pub struct Plan {
@@ -171,6 +174,11 @@ struct Live {
     unreported: Option<(serde_json::Value, u32)>,
     /// `map.jumps` already counted in the session's total.
     jumps_seen: u64,
+    /// (output DTS, `now_ms()`) at this input's first written packet: the
+    /// origin for measuring how far media runs ahead of wall time.
+    origin: Option<(i64, u64)>,
+    /// Media received ahead of wall time, ms (see `Shared::quiet_ms`).
+    lead_ms: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -347,6 +355,8 @@ impl Runner {
                         pending_failover: pending,
                         unreported: None,
                         jumps_seen: 0,
+                        origin: None,
+                        lead_ms: 0,
                     };
                     if self.attach(&mut live).is_some() {
                         return Some(live);
@@ -420,6 +430,8 @@ impl Runner {
                     pending_failover: Some((decided, ctx)),
                     unreported: None,
                     jumps_seen: 0,
+                    origin: None,
+                    lead_ms: 0,
                 };
                 self.attach(&mut live)?;
                 for (kind, p) in held {
@@ -455,7 +467,9 @@ impl Runner {
             };
             self.shared.record_packet(pkt.size());
             if cur.established {
-                cur.opened.interrupt.extend(failover_after);
+                cur.opened
+                    .interrupt
+                    .extend(failover_after + Duration::from_millis(cur.lead_ms));
             }
             let Some((kind, p)) = cur.map.prepare(pkt) else {
                 continue;
@@ -488,6 +502,13 @@ impl Runner {
         }
         if !wrote {
             return Ok(());
+        }
+        if let Some(dts) = self.remux.newest_dts() {
+            let now = input::now_ms();
+            let (dts0, wall0) = *cur.origin.get_or_insert((dts, now));
+            let media = (dts - dts0).max(0) as u64 / 90;
+            cur.lead_ms = media.saturating_sub(now - wall0).min(MAX_LEAD_MS);
+            self.shared.set_media_lead(cur.lead_ms);
         }
         if !cur.established {
             cur.established = true;
@@ -545,7 +566,7 @@ impl Runner {
                 if ticks % 5 == 0 {
                     shared.sample_rate();
                 }
-                let quiet = shared.ms_since_data();
+                let quiet = shared.quiet_ms();
                 let v = verdict(quiet, &cfg);
                 if v != Verdict::Healthy && shared.transition(State::Healthy, State::Stalled) {
                     let index = shared.source_index.load(Ordering::Relaxed);

@@ -207,6 +207,9 @@ pub fn spawn(
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let name = format!("demux-{}", plan.channel);
     std::thread::Builder::new().name(name).spawn(move || {
+        let channel = plan.channel.clone();
+        let guard = Arc::clone(&shared);
+        let sink = events.clone();
         let remux = Remuxer::new(Arc::clone(&shared.ring));
         let mut r = Runner {
             plan,
@@ -216,7 +219,20 @@ pub fn spawn(
             failures: Vec::new(),
             standby: Arc::new(Mutex::new(None)),
         };
-        r.run();
+        // A bug must not leave clients waiting on a session that is gone.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.run())).is_err() {
+            tracing::error!(%channel, "session thread panicked; ending the session");
+            sink.emit("session_crashed", Some(&channel), json!({}));
+            guard.set_state(State::Ended);
+            guard.ring.close();
+            guard.phase.send_if_modified(|p| {
+                let starting = *p == Phase::Starting;
+                if starting {
+                    *p = Phase::Failed("session thread crashed".into());
+                }
+                starting
+            });
+        }
     })
 }
 

@@ -1,7 +1,8 @@
 //! Figure for issue 5: time to a first report from `streamforge probe`
-//! against `ffprobe -show_format -show_streams`, on the same loopback
-//! upstream URL, both started at the same instant in each round (so they
-//! join the live stream at the same point and wait for the same keyframe).
+//! against `ffprobe -show_format -show_streams` (as installed, and with its
+//! `scan_all_pmts` default turned off), on the same loopback upstream URL,
+//! all started at the same instant in each round (so they join the live
+//! stream at the same point and wait for the same keyframe).
 //!
 //! Run through `scripts/bench-probe.sh`, or:
 //! `STREAMFORGE_BIN=target/debug/streamforge cargo run --example bench_probe -- [rounds] [fixture]`
@@ -16,7 +17,6 @@ use streamforge::demo::upstream::Upstream;
 struct Run {
     /// First stream line printed (streamforge) / first byte of output (ffprobe).
     first_report: Option<Duration>,
-    total: Duration,
     ok: bool,
 }
 
@@ -29,7 +29,6 @@ fn timed(mut cmd: Command, is_report: fn(&str) -> bool) -> Run {
             eprintln!("cannot run {cmd:?}: {e}");
             return Run {
                 first_report: None,
-                total: Duration::ZERO,
                 ok: false,
             };
         }
@@ -52,7 +51,6 @@ fn timed(mut cmd: Command, is_report: fn(&str) -> bool) -> Run {
     }
     Run {
         first_report: first,
-        total: t0.elapsed(),
         ok,
     }
 }
@@ -99,52 +97,69 @@ async fn main() -> anyhow::Result<()> {
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/debug/streamforge").to_string()
     });
     println!("loopback upstream: {fixture} (paced live, 2 s GOP) at {url}");
-    println!("each round starts both tools at the same instant on the same URL\n");
+    println!("each round starts all three at the same instant on the same URL;");
+    println!("ffprobe sets scan_all_pmts=1 by default, the third column turns it off\n");
     println!(
-        "{:<6} {:>22} {:>22} {:>18}",
-        "round", "streamforge first (ms)", "ffprobe first (ms)", "streamforge total"
+        "{:<6} {:>18} {:>18} {:>26}",
+        "round", "streamforge (ms)", "ffprobe (ms)", "ffprobe -scan_all_pmts 0"
     );
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut firsts: [Vec<u128>; 3] = Default::default();
     for round in 1..=rounds {
-        let (u1, u2, b) = (url.clone(), url.clone(), bin.clone());
-        let sf = tokio::task::spawn_blocking(move || {
-            let mut c = Command::new(b);
-            c.args(["probe", &u1, "--duration", "1"]);
-            timed(c, |l| l.starts_with("Stream "))
-        });
-        let ff = tokio::task::spawn_blocking(move || {
-            let mut c = Command::new("ffprobe");
-            c.args(["-v", "error", "-show_format", "-show_streams", &u2]);
-            timed(c, |l| !l.is_empty())
-        });
-        let (sf, ff) = (sf.await?, ff.await?);
-        if sf.ok
-            && let Some(d) = sf.first_report
-        {
-            ours.push(d.as_millis());
+        let spawn = |mut c: Command, is_report: fn(&str) -> bool| {
+            tokio::task::spawn_blocking(move || {
+                c.stdin(Stdio::null());
+                timed(c, is_report)
+            })
+        };
+        let mut sf = Command::new(&bin);
+        sf.args(["probe", &url, "--duration", "1"]);
+        let mut ff = Command::new("ffprobe");
+        ff.args(["-v", "error", "-show_format", "-show_streams", &url]);
+        let mut ff0 = Command::new("ffprobe");
+        ff0.args([
+            "-v",
+            "error",
+            "-scan_all_pmts",
+            "0",
+            "-show_format",
+            "-show_streams",
+            &url,
+        ]);
+        let tasks = [
+            spawn(sf, |l| l.starts_with("Stream ")),
+            spawn(ff, |l| !l.is_empty()),
+            spawn(ff0, |l| !l.is_empty()),
+        ];
+        let mut runs = Vec::new();
+        for t in tasks {
+            runs.push(t.await?);
         }
-        if ff.ok
-            && let Some(d) = ff.first_report
-        {
-            theirs.push(d.as_millis());
+        for (run, acc) in runs.iter().zip(firsts.iter_mut()) {
+            if run.ok
+                && let Some(d) = run.first_report
+            {
+                acc.push(d.as_millis());
+            }
         }
         println!(
-            "{round:<6} {:>22} {:>22} {:>18}",
-            ms(sf.first_report),
-            ms(ff.first_report),
-            ms(Some(sf.total))
+            "{round:<6} {:>18} {:>18} {:>26}",
+            ms(runs[0].first_report),
+            ms(runs[1].first_report),
+            ms(runs[2].first_report)
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let show = |v: &Vec<u128>| {
         let (lo, hi) = (v.iter().min(), v.iter().max());
         match (median(v.clone()), lo, hi) {
-            (Some(m), Some(lo), Some(hi)) => format!("{m} (min {lo}, max {hi})"),
+            (Some(m), Some(lo), Some(hi)) => format!("{m} (min {lo}, max {hi}, n={})", v.len()),
             _ => "-".into(),
         }
     };
-    println!("\n{:<12} {:>36}", "tool", "time to first report, median ms");
-    println!("{:<12} {:>36}", "streamforge", show(&ours));
-    println!("{:<12} {:>36}", "ffprobe", show(&theirs));
+    println!("\n{:<26} {:>40}", "tool", "time to first report, median ms");
+    let names = ["streamforge probe", "ffprobe", "ffprobe -scan_all_pmts 0"];
+    for (name, v) in names.iter().zip(&firsts) {
+        println!("{name:<26} {:>40}", show(v));
+    }
     Ok(())
 }

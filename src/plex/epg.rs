@@ -141,9 +141,11 @@ pub fn xmltv_time(t: &DateTime<Utc>) -> String {
     t.format("%Y%m%d%H%M%S +0000").to_string()
 }
 
+/// No `<!DOCTYPE tv SYSTEM "xmltv.dtd">`: a relative DTD reference makes
+/// validating parsers fetch `xmltv.dtd` next to our URL (a 404) or warn.
 pub fn write_header(out: &mut Vec<u8>) {
     out.extend_from_slice(
-        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE tv SYSTEM \"xmltv.dtd\">\n<tv generator-info-name=\"StreamForge\">\n",
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tv generator-info-name=\"StreamForge\">\n",
     );
 }
 

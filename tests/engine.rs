@@ -362,8 +362,7 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let dead =
-        format!("http://alice:s3cretpw@127.0.0.1:9/get.php?username=alice&password=s3cretpw");
+    let dead = "http://alice:s3cretpw@127.0.0.1:9/get.php?username=alice&password=s3cretpw";
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n[discovery]\nudp = false\nssdp = false\n[stream]\nconnect_timeout_ms = 3000\n\
          [[channel]]\nnumber = \"7\"\nname = \"Secret\"\nstreams = [\"{dead}\", \"http://{}/live/alice/s3cretpw/1.ts\", \"{}\"]\n",

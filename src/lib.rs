@@ -26,16 +26,34 @@ use crate::store::{EventSink, Store};
 
 /// Serves until `shutdown` resolves, then stops sessions, drains the event
 /// writer and closes the database.
-pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     media::input::init_ffmpeg();
     let store = Store::open(&config.server.data_dir)
         .await
-        .with_context(|| format!("opening the database in {}", config.server.data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "opening the database in {}",
+                config.server.data_dir.display()
+            )
+        })?;
     let (events, writer) = EventSink::start(store.clone());
     let addr = listener.local_addr()?;
-    let device = Arc::new(plex::Device::load_or_create(&store, &config.server.friendly_name).await?.serving_at(addr));
+    let device = Arc::new(
+        plex::Device::load_or_create(&store, &config.server.friendly_name)
+            .await?
+            .serving_at(addr),
+    );
     let sessions = Sessions::new(config.tuner.count, config.stream.clone(), events.clone());
-    let advert = Arc::new(plex::Advert::new(&config, Arc::clone(&device), addr, Arc::clone(&sessions)));
+    let advert = Arc::new(plex::Advert::new(
+        &config,
+        Arc::clone(&device),
+        addr,
+        Arc::clone(&sessions),
+    ));
     let advertisers = plex::Advertisers::start(&config, advert).await;
     let state = AppState {
         config: Arc::new(config.clone()),
@@ -58,7 +76,10 @@ pub async fn run(config: Config, listener: tokio::net::TcpListener, shutdown: im
         // body, which lets the graceful shutdown finish.
         let _ = tokio::task::spawn_blocking(move || stopper.shutdown(Duration::from_secs(2))).await;
     };
-    axum::serve(listener, app).with_graceful_shutdown(graceful).await.context("HTTP server")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(graceful)
+        .await
+        .context("HTTP server")?;
     drop(events);
     drop(sessions);
     // The writer ends once every sink is gone; sessions' threads hold clones
@@ -86,4 +107,11 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    // A second Ctrl-C while shutting down exits at once.
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("second interrupt: exiting now");
+            std::process::exit(130);
+        }
+    });
 }

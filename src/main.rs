@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use streamforge::config::Config;
 
 #[derive(Parser)]
-#[command(name = "streamforge", version, about = "IPTV proxy for Plex with seamless failover")]
+#[command(
+    name = "streamforge",
+    version,
+    about = "IPTV proxy for Plex with seamless failover"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,7 +105,9 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
 fn urls(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let listen: std::net::SocketAddr = config.server.listen.parse().context("server.listen")?;
-    for line in streamforge::plex::urls::SetupUrls::new(config.server.public_url.as_deref(), listen).lines() {
+    for line in
+        streamforge::plex::urls::SetupUrls::new(config.server.public_url.as_deref(), listen).lines()
+    {
         println!("{line}");
     }
     Ok(())
@@ -110,7 +116,9 @@ fn urls(config: Option<PathBuf>) -> anyhow::Result<()> {
 async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let (upstream, config) = if demo {
-        let (up, cfg) = streamforge::demo::setup(config).await.context("starting the demo upstream")?;
+        let (up, cfg) = streamforge::demo::setup(config)
+            .await
+            .context("starting the demo upstream")?;
         (Some(up), cfg)
     } else {
         (None, config)
@@ -120,15 +128,24 @@ async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
     let addr = listener.local_addr()?;
     if demo {
-        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
         let base = format!("http://{host}:{}", addr.port());
         println!("\nStreamForge demo running. Open a channel in a player:");
         for ch in &config.channel {
             println!("  ffplay {base}/auto/v{}    # {}", ch.number, ch.name);
         }
         println!("  Sessions: {base}/api/sessions   Events: {base}/api/events");
-        println!("  Channel 102's primary stalls after 20 s of play: watch the failover event, the picture goes on.");
-        println!("  Plex: add a DVR with the address {host}:{}\n", addr.port());
+        println!(
+            "  Channel 102's primary stalls after 20 s of play: watch the failover event, the picture goes on."
+        );
+        println!(
+            "  Plex: add a DVR with the address {host}:{}\n",
+            addr.port()
+        );
     }
     let result = streamforge::run(config, listener, streamforge::shutdown_signal()).await;
     drop(upstream);

@@ -202,9 +202,10 @@ impl Config {
         origin: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        // Parse errors quote the offending source line: redact URLs in it.
         let parse_err = |origin: &str, e: &dyn std::fmt::Display| ConfigError::Parse {
             origin: origin.to_string(),
-            message: e.to_string().trim().to_string(),
+            message: crate::redact::redact_in_text(e.to_string().trim()),
         };
         let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(origin, &e))?;
         for (name, value) in env {
@@ -318,6 +319,9 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Upper bound of every duration in milliseconds.
+const MAX_MS: u64 = 3_600_000;
+
 fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
     let key = |k: &str| format!("{prefix}.{k}");
     if s.connect_timeout_ms < 100 {
@@ -333,6 +337,20 @@ fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
             s.stall_detect_ms,
             "must be at least 100",
         ));
+    }
+    for (k, v) in [
+        ("connect_timeout_ms", s.connect_timeout_ms),
+        ("stall_detect_ms", s.stall_detect_ms),
+        ("failover_after_ms", s.failover_after_ms),
+        ("linger_ms", s.linger_ms),
+    ] {
+        if v > MAX_MS {
+            return Err(invalid(
+                key(k),
+                v,
+                format!("must be at most {MAX_MS} (one hour)"),
+            ));
+        }
     }
     if s.failover_after_ms <= s.stall_detect_ms {
         return Err(invalid(

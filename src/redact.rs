@@ -70,6 +70,30 @@ pub fn redact(url: &str) -> String {
     u.to_string().replace("%2A%2A%2A", "***")
 }
 
+/// Redacts every URL (`scheme://…` up to whitespace or a quote) inside a
+/// free text such as a parser's error message.
+pub fn redact_in_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        // The scheme: the letters right before "://".
+        let head = &rest[..pos];
+        let scheme_start = head
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let tail = &rest[pos..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .unwrap_or(tail.len());
+        out.push_str(&head[..scheme_start]);
+        out.push_str(&redact(&rest[scheme_start..pos + end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `/live/U/P/123.ts` → `/live/***/***/123.ts`; `/U/P/123` (the short
 /// form many panels serve) → `/***/***/123`.
 fn redact_xtream_path(segs: &[String]) -> Option<Vec<String>> {
@@ -118,6 +142,20 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("username=***&password=***&type=m3u"), "{r}");
+    }
+
+    #[test]
+    fn urls_inside_text() {
+        let t = r#"invalid type: string "http://h.example/live/alice/s3cret/1.ts", expected a sequence"#;
+        let r = super::redact_in_text(t);
+        assert_eq!(
+            r,
+            r#"invalid type: string "http://h.example/live/***/***/1.ts", expected a sequence"#
+        );
+        let t = "1 | streams = [\"http://u:pw@h.example/a?password=pw\"\n";
+        let r = super::redact_in_text(t);
+        assert!(!r.contains("pw@") && !r.contains("password=pw"), "{r}");
+        assert_eq!(super::redact_in_text("no urls here"), "no urls here");
     }
 
     #[test]

@@ -103,6 +103,42 @@ fn credentials_in_a_bad_stream_url_are_redacted_in_the_error() {
 }
 
 #[test]
+fn credentials_in_parse_errors_are_redacted() {
+    for t in [
+        "[[channel]]\nnumber = \"1\"\nname = \"A\"\nstreams = \"http://h.example/live/alice/s3cret/1.ts\"\n",
+        "[[channel]]\nnumber = \"1\"\nname = \"A\"\nstreams = [\"http://bob:s3cret@h.example/get.php?username=alice&password=s3cret\" oops]\n",
+    ] {
+        let e = Config::from_toml_with_env(t, "t", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret") && !e.contains("alice"), "{e}");
+    }
+}
+
+#[test]
+fn durations_are_bounded() {
+    let e = Config::from_toml_with_env(
+        "[stream]\nfailover_after_ms = 18446744073709551615\n",
+        "t",
+        no_env(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("failover_after_ms"), "{e}");
+    let e = Config::from_toml_with_env(
+        "[stream]\nstall_detect_ms = 4000000\nfailover_after_ms = 5000000\n",
+        "t",
+        no_env(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("stream.stall_detect_ms (4000000) must be at most 3600000"),
+        "{e}"
+    );
+}
+
+#[test]
 fn env_overrides_file_and_is_validated() {
     let env = vec![
         ("STREAMFORGE_TUNER_COUNT".to_string(), "4".to_string()),

@@ -477,3 +477,77 @@ async fn looping_upstream_is_absorbed() {
     assert_seamless(&cap.finish());
     srv.stop().await;
 }
+
+/// Regression (review of issue 3): a primary lost after opening but before
+/// its first keyframe reached the ring must not leave the client waiting.
+#[tokio::test(flavor = "multi_thread")]
+async fn primary_lost_before_first_keyframe_still_serves_from_backup() {
+    let rig = rig("main.ts", &["backup.ts"], |_| {}).await;
+    rig.up
+        .feed("primary")
+        .unwrap()
+        .set_mode(Mode::CloseAfter(250));
+    let cap = tokio::time::timeout(
+        Duration::from_secs(10),
+        Capture::start(&rig.srv.url("/auto/v101")),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(cap.status, 200);
+    cap.wait_bytes(20_000, 10 * SECS).await;
+    let s = rig.srv.session("101").await.unwrap();
+    assert_eq!(s["source_index"], 1, "{s}");
+    let failed = rig.srv.events_of("candidate_failed").await;
+    assert_eq!(failed[0]["detail"]["phase"], "connect", "{failed:?}");
+    rig.srv.stop().await;
+}
+
+/// Regression: stopping the server while a session is still connecting
+/// answers the waiting client and does not hang the shutdown.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_while_a_session_is_starting_does_not_hang() {
+    let rig = rig("main.ts", &["backup.ts"], |c| {
+        c.stream.connect_timeout_ms = 10_000
+    })
+    .await;
+    rig.up.feed("primary").unwrap().set_mode(Mode::BlackHole);
+    let url = rig.srv.url("/auto/v101");
+    let req = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t0 = std::time::Instant::now();
+    rig.srv.stop().await; // panics after 10 s
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t0.elapsed()
+    );
+    if let Ok(Ok(Ok(code))) = tokio::time::timeout(Duration::from_secs(2), req).await {
+        assert_eq!(code, 503);
+    }
+}
+
+/// Regression: when the warm standby fails too, each remaining candidate
+/// is tried once, not twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_standby_does_not_retry_candidates_twice() {
+    let rig = rig("main.ts", &["backup.ts", "backup.ts"], |_| {}).await;
+    let cap = Capture::start(&rig.srv.url("/auto/v101")).await;
+    tokio::time::sleep(2 * SECS).await;
+    rig.up.feed("backup0").unwrap().set_mode(Mode::Status(503));
+    rig.up.feed("backup1").unwrap().set_mode(Mode::Status(503));
+    rig.up.feed("primary").unwrap().set_mode(Mode::Stall);
+    let ex = rig.srv.wait_event("exhausted", 8 * SECS).await;
+    let c = ex["detail"]["candidates"].as_array().unwrap();
+    let idx: Vec<u64> = c.iter().map(|f| f["index"].as_u64().unwrap()).collect();
+    assert_eq!(idx, vec![0, 1, 2], "each candidate once: {ex}");
+    assert_eq!(c[1]["phase"], "standby");
+    for b in ["backup0", "backup1"] {
+        assert_eq!(
+            rig.up.feed(b).unwrap().connections.load(Ordering::SeqCst),
+            1,
+            "{b}"
+        );
+    }
+    drop(cap.finish());
+    rig.srv.stop().await;
+}

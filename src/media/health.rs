@@ -120,9 +120,14 @@ impl Shared {
             .is_ok()
     }
 
-    pub fn record_packet(&self, bytes: usize) {
+    /// Counts a demuxed packet's bytes (every stream, forwarded or not).
+    pub fn add_bytes(&self, bytes: usize) {
         self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
         self.packets_in.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Media we forward arrived: the clock stall detection runs on.
+    pub fn mark_data(&self) {
         self.last_data_ms.store(now_ms(), Ordering::Relaxed);
     }
 

@@ -86,7 +86,7 @@ impl Interrupt {
 pub enum OpenError {
     #[error("connection refused or unreachable: {url}")]
     Unreachable { url: String },
-    #[error("HTTP {status} from {url}")]
+    #[error("HTTP {} from {url}", http_label(*status))]
     Http { status: u16, url: String },
     #[error("not a media stream (no audio or video found): {url}")]
     NotMedia { url: String },
@@ -153,6 +153,16 @@ impl OpenError {
                 message: other.to_string(),
             },
         }
+    }
+}
+
+/// FFmpeg reports 400/401/403/404 exactly and only the class of the
+/// others: say "4xx"/"5xx" rather than a made-up code.
+fn http_label(status: u16) -> String {
+    match status {
+        400 | 401 | 403 | 404 => status.to_string(),
+        s if s >= 500 => "5xx".into(),
+        _ => "4xx".into(),
     }
 }
 

@@ -134,6 +134,7 @@ impl Sessions {
             Self::stop_entry(e);
         }
         map.retain(|_, e| e.shared.state() != State::Ended);
+        let mut predecessor = None;
         if map.len() as u32 >= self.tuners {
             // A lingering session (no clients) yields its tuner.
             let idle = map
@@ -142,8 +143,11 @@ impl Sessions {
                 .map(|(k, _)| k.clone());
             match idle {
                 Some(k) => {
-                    if let Some(e) = map.remove(&k) {
+                    if let Some(mut e) = map.remove(&k) {
                         tracing::info!(channel = %k, "stopping idle session to free a tuner");
+                        // The new session waits for this one's upstream to
+                        // close: providers count connections.
+                        predecessor = e.thread.take();
                         Self::stop_entry(e);
                     }
                 }
@@ -159,6 +163,7 @@ impl Sessions {
             channel: ch.number.clone(),
             candidates: ch.streams.clone(),
             stream: cfg.clone(),
+            predecessor,
         };
         let thread = session::spawn(plan, Arc::clone(&shared), self.events.clone())
             .map_err(|e| TuneError::Failed(format!("cannot start session thread: {e}")))?;

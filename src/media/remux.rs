@@ -59,6 +59,19 @@ struct SrcTrack {
     params: Parameters,
 }
 
+/// A jump absorbed on one stream, waiting for the others to show it.
+#[derive(Debug, Clone, Copy)]
+struct PendingJump {
+    delta: i64,
+    applied: [bool; 2],
+    /// Packets of the other streams seen still on the old timeline.
+    waited: u32,
+}
+
+/// Packets a stream may stay on the old timeline after another stream
+/// jumped before the jump is taken to concern that stream only.
+const JUMP_FOLLOW_PACKETS: u32 = 500;
+
 /// How one input's streams map onto the output, and its timestamp state.
 pub struct InputMap {
     src: [Option<SrcTrack>; 2],
@@ -69,7 +82,7 @@ pub struct InputMap {
     offset: Option<[i64; 2]>,
     held: Vec<(Kind, Packet)>,
     last_in: [Option<i64>; 2],
-    jump: Option<(i64, [bool; 2])>,
+    jump: Option<PendingJump>,
     /// Jumps absorbed inside this input (wrap, loop, encoder restart).
     pub jumps: u64,
 }
@@ -203,6 +216,8 @@ pub struct Remuxer {
     layout: [Option<codec::Id>; 2],
     tracks: [Option<OutTrack>; 2],
     tables_version: i32,
+    /// A muxer was opened before (even if it is gone after an error).
+    had_muxer: bool,
     /// Set at an attach after the first; filled at the first write.
     pending_splice: Option<(Option<i64>, Option<f64>)>,
     pub last_splice: Option<SpliceReport>,
@@ -223,6 +238,7 @@ impl Remuxer {
             layout: [None, None],
             tracks: [None, None],
             tables_version: 0,
+            had_muxer: false,
             pending_splice: None,
             last_splice: None,
             since_splice: [false; 2],
@@ -236,11 +252,16 @@ impl Remuxer {
     /// otherwise starts a new one on the same ring.
     pub fn attach(&mut self, map: &mut InputMap) -> Result<Attach, RemuxError> {
         let wanted = [map.codec(Kind::Video), map.codec(Kind::Audio)];
-        let result = if self.out.is_none() {
+        let result = if self.out.is_none() && !self.had_muxer {
             self.open_muxer(map, false)?;
             Attach::First
-        } else if wanted == self.layout {
+        } else if wanted == self.layout && self.out.is_some() {
             Attach::Continued
+        } else if self.out.is_none() {
+            self.open_muxer(map, true)?;
+            Attach::NewMuxer {
+                reason: "the previous muxer failed".into(),
+            }
         } else {
             let reason = format!(
                 "layout changed: video {:?} → {:?}, audio {:?} → {:?}",
@@ -249,6 +270,8 @@ impl Remuxer {
             if let Some(mut old) = self.out.take() {
                 let _ = old.write_trailer();
             }
+            // Also after a muxer that failed to open: the continuity
+            // counters restart, so the discontinuity must be flagged.
             self.open_muxer(map, true)?;
             Attach::NewMuxer { reason }
         };
@@ -314,6 +337,7 @@ impl Remuxer {
         }
         self.layout = [map.codec(Kind::Video), map.codec(Kind::Audio)];
         self.out = Some(out);
+        self.had_muxer = true;
         Ok(())
     }
 
@@ -359,57 +383,77 @@ impl Remuxer {
 
     /// The splice rule (DESIGN.md): one offset for all streams of the input,
     /// large enough that neither DTS nor presentation time steps back.
+    /// Each stream's terms compare its own first new packet with its own
+    /// last output: comparing audio's first PTS with video's reordered
+    /// largest PTS would push video forward by the reorder depth (measured:
+    /// 3 frames instead of 1 at the splice).
     fn initial_offset(&self, held: &[(Kind, Packet)]) -> i64 {
         let first_dts = held.iter().filter_map(|(_, p)| p.dts()).min().unwrap_or(0);
-        let first_pts = held
-            .iter()
-            .filter_map(|(_, p)| p.pts())
-            .min()
-            .unwrap_or(first_dts);
         let mut off: Option<i64> = None;
-        for t in self.tracks.iter().flatten() {
+        for kind in KINDS {
+            let Some(t) = self.tracks[kind as usize] else {
+                continue;
+            };
+            let mine = held.iter().filter(|(k, _)| *k == kind).map(|(_, p)| p);
+            let (Some(fd), Some(fp)) = (
+                mine.clone().filter_map(Packet::dts).min(),
+                mine.filter_map(Packet::pts).min(),
+            ) else {
+                continue;
+            };
             if let Some(d) = t.last_dts {
-                off = off.max(Some(d + t.last_dur.max(1) - first_dts));
+                off = off.max(Some(d + t.last_dur.max(1) - fd));
             }
             if let Some(p) = t.max_pts_end {
-                off = off.max(Some(p - first_pts));
+                off = off.max(Some(p - fp));
             }
         }
         off.unwrap_or(-first_dts)
     }
 
+    /// Absorbs a timestamp jump inside one input with a single delta for
+    /// all its streams: the first stream to jump sets the delta; each other
+    /// stream takes it at its first packet that lies closer to the new
+    /// timeline than to the old one (so a jump just under the threshold on
+    /// one stream and just over it on another cannot split A/V).
     fn absorb_jump(map: &mut InputMap, kind: Kind, dts_in: i64, dur: i64) {
         let i = kind as usize;
         let Some(last) = map.last_in[i] else { return };
+        let Some(off) = map.offset.as_mut() else {
+            return;
+        };
+        let expected = last + dur.max(1);
+        if let Some(pending) = map.jump.as_mut()
+            && !pending.applied[i]
+        {
+            if (dts_in - (expected + pending.delta)).abs() < (dts_in - expected).abs() {
+                off[i] -= pending.delta;
+                pending.applied[i] = true;
+            } else {
+                pending.waited += 1;
+            }
+            // Done when every stream followed, or when one never does.
+            if pending.applied.iter().all(|a| *a) || pending.waited > JUMP_FOLLOW_PACKETS {
+                map.jump = None;
+            }
+            return;
+        }
         let step = dts_in - last;
         if (-JUMP_BACK..=JUMP_FORWARD).contains(&step) {
             return;
         }
-        let Some(off) = map.offset.as_mut() else {
-            return;
-        };
-        match &mut map.jump {
-            Some((delta, applied)) if !applied[i] => {
-                off[i] -= *delta;
-                applied[i] = true;
-            }
-            _ => {
-                let delta = dts_in - (last + dur.max(1));
-                off[i] -= delta;
-                let mut applied = [false; 2];
-                applied[i] = true;
-                for k in KINDS {
-                    if !map.has(k) {
-                        applied[k as usize] = true;
-                    }
-                }
-                map.jump = Some((delta, applied));
-                map.jumps += 1;
-            }
+        let delta = dts_in - expected;
+        off[i] -= delta;
+        let mut applied = [true; 2];
+        for k in KINDS {
+            applied[k as usize] = k == kind || !map.has(k);
         }
-        if map.jump.as_ref().is_some_and(|(_, a)| a.iter().all(|x| *x)) {
-            map.jump = None;
-        }
+        map.jumps += 1;
+        map.jump = (!applied.iter().all(|a| *a)).then_some(PendingJump {
+            delta,
+            applied,
+            waited: 0,
+        });
     }
 
     fn write_one(
@@ -495,5 +539,72 @@ impl Remuxer {
         if let Some(mut out) = self.out.take() {
             let _ = out.write_trailer();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map_av() -> InputMap {
+        let track = |medium| {
+            let mut params = Parameters::new();
+            params.set_medium(medium);
+            Some(SrcTrack {
+                index: 0,
+                time_base: TB90K,
+                params,
+            })
+        };
+        InputMap {
+            src: [track(MediaType::Video), track(MediaType::Audio)],
+            dropped_streams: 0,
+            offset: Some([0, 0]),
+            held: Vec::new(),
+            last_in: [Some(1_000_000), Some(1_000_000)],
+            jump: None,
+            jumps: 0,
+        }
+    }
+
+    /// A jump just over the threshold on video (40 ms frames) and just
+    /// under it on audio (21 ms frames) moves both by the same delta.
+    #[test]
+    fn jump_near_threshold_moves_both_streams() {
+        let mut m = map_av();
+        let j = 897_300; // 9.97 s
+        Remuxer::absorb_jump(&mut m, Kind::Video, 1_000_000 + 3600 + j, 3600);
+        assert_eq!(m.jumps, 1);
+        Remuxer::absorb_jump(&mut m, Kind::Audio, 1_000_000 + 1920 + j, 1920);
+        assert_eq!(m.offset, Some([-j, -j]));
+        assert!(m.jump.is_none());
+    }
+
+    /// Audio still on the old timeline waits; its first packet on the new
+    /// one takes the delta. A 33-bit wrap is a jump back by 2^33.
+    #[test]
+    fn other_stream_follows_when_it_reaches_the_new_timeline() {
+        let mut m = map_av();
+        let wrap = 1i64 << 33;
+        m.last_in = [Some(wrap - 3600), Some(wrap - 5000)];
+        Remuxer::absorb_jump(&mut m, Kind::Video, 0, 3600);
+        Remuxer::absorb_jump(&mut m, Kind::Audio, wrap - 5000 + 1920, 1920);
+        assert_eq!(
+            m.offset,
+            Some([wrap, 0]),
+            "audio not moved while on the old timeline"
+        );
+        m.last_in[1] = Some(wrap - 3080);
+        Remuxer::absorb_jump(&mut m, Kind::Audio, 1920 - 3080 + 1920, 1920);
+        assert_eq!(m.offset, Some([wrap, wrap]));
+        assert_eq!(m.jumps, 1);
+    }
+
+    #[test]
+    fn small_steps_are_not_jumps() {
+        let mut m = map_av();
+        Remuxer::absorb_jump(&mut m, Kind::Video, 1_000_000 + 3600, 3600);
+        Remuxer::absorb_jump(&mut m, Kind::Audio, 1_000_000 - 20_000, 1920);
+        assert_eq!((m.jumps, m.offset), (0, Some([0, 0])));
     }
 }

@@ -33,7 +33,13 @@ pub struct Plan {
     pub channel: String,
     pub candidates: Vec<String>,
     pub stream: StreamConfig,
+    /// A session stopped to free this tuner: wait (bounded) for its
+    /// upstream connection to close before opening ours.
+    pub predecessor: Option<std::thread::JoinHandle<()>>,
 }
+
+/// Longest wait for a predecessor session to let go of its upstream.
+const PREDECESSOR_WAIT: Duration = Duration::from_secs(2);
 
 impl Plan {
     fn open_options(&self) -> OpenOptions {
@@ -197,6 +203,8 @@ struct Runner {
     remux: Remuxer,
     failures: Vec<Failure>,
     standby: Arc<Mutex<Option<Standby>>>,
+    /// A join point reached the ring: clients are being served.
+    ready: bool,
 }
 
 /// Starts the session's demux thread (named `demux-<channel>`).
@@ -218,6 +226,7 @@ pub fn spawn(
             remux,
             failures: Vec::new(),
             standby: Arc::new(Mutex::new(None)),
+            ready: false,
         };
         // A bug must not leave clients waiting on a session that is gone.
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.run())).is_err() {
@@ -243,6 +252,14 @@ impl Runner {
 
     fn run(&mut self) {
         let started = Instant::now();
+        if let Some(prev) = self.plan.predecessor.take() {
+            while !prev.is_finished() && started.elapsed() < PREDECESSOR_WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if prev.is_finished() {
+                let _ = prev.join();
+            }
+        }
         self.ev(
             "session_start",
             json!({ "candidates": self.plan.candidates.len() }),
@@ -250,7 +267,12 @@ impl Runner {
         let watchdog = self.spawn_watchdog();
         let mut live = self.connect_from(0, None);
         while let Some(mut cur) = live.take() {
-            match self.pump(&mut cur) {
+            let end = self.pump(&mut cur);
+            // A switch completed but not yet reported is reported now.
+            if let Some((ctx, _)) = cur.unreported.take() {
+                self.report_failover(ctx);
+            }
+            match end {
                 ReadEnd::Stopped => break,
                 end => {
                     // The watchdog dates the stall from the last data; the
@@ -261,7 +283,10 @@ impl Runner {
                     } else {
                         self.shared.ms_since_data()
                     };
-                    self.record_failure(cur.index, "midstream", end.kind(), &end.to_string());
+                    // Before the first keyframe reached a client this is
+                    // still the connect phase.
+                    let phase = if self.ready { "midstream" } else { "connect" };
+                    self.record_failure(cur.index, phase, end.kind(), &end.to_string());
                     if self.shared.is_stopping() {
                         break;
                     }
@@ -275,9 +300,7 @@ impl Runner {
                     });
                     let from = cur.index;
                     drop(cur); // closes the failed upstream connection
-                    live = self
-                        .take_standby(from, decided, &ctx)
-                        .or_else(|| self.connect_from(from + 1, Some((decided, ctx))));
+                    live = self.switch(from, decided, ctx);
                 }
             }
         }
@@ -294,21 +317,26 @@ impl Runner {
                     "bytes_in": self.shared.bytes_in.load(Ordering::Relaxed),
                 }),
             );
-            let reason = self
+        }
+        // Whoever still waits for this session to start gets an answer.
+        let reason = if exhausted {
+            let list = self
                 .failures
                 .iter()
                 .map(|f| format!("#{} {}", f.index, f.reason))
                 .collect::<Vec<_>>()
                 .join(", ");
-            self.shared.phase.send_if_modified(|p| {
-                if *p == Phase::Starting {
-                    *p = Phase::Failed(format!("every candidate failed: {reason}"));
-                    true
-                } else {
-                    false
-                }
-            });
-        }
+            format!("every candidate failed: {list}")
+        } else {
+            "session stopped".to_string()
+        };
+        self.shared.phase.send_if_modified(|p| {
+            let starting = *p == Phase::Starting;
+            if starting {
+                *p = Phase::Failed(reason);
+            }
+            starting
+        });
         self.shared.set_state(State::Ended);
         self.shared.ring.close();
         let _ = watchdog.map(|w| w.join());
@@ -322,6 +350,15 @@ impl Runner {
                 "exhausted": exhausted,
             }),
         );
+    }
+
+    fn report_failover(&self, mut ctx: serde_json::Value) {
+        if let Some(r) = self.remux.last_splice {
+            ctx["dts_step_ms"] = json!(r.video_dts_step_ms);
+            ctx["av_offset_before_ms"] = json!(r.av_offset_before_ms);
+            ctx["av_offset_after_ms"] = json!(r.av_offset_after_ms);
+        }
+        self.ev("failover", ctx);
     }
 
     fn record_failure(&mut self, index: usize, phase: &'static str, reason: &str, error: &str) {
@@ -390,6 +427,12 @@ impl Runner {
         match self.remux.attach(&mut live.map) {
             Ok(a) => {
                 self.shared.ring.set_audio_only(!live.map.has(Kind::Video));
+                // A standby for this candidate or an earlier one is stale.
+                let mut sb = self.standby.lock();
+                if sb.as_ref().is_some_and(|s| s.index <= live.index) {
+                    *sb = None;
+                }
+                drop(sb);
                 self.shared.set_source(live.index, redact(&live.opened.url));
                 if let Some((_, ctx)) = live.pending_failover.as_mut() {
                     ctx["new_muxer"] = json!(matches!(a, Attach::NewMuxer { .. }));
@@ -414,56 +457,71 @@ impl Runner {
         }
     }
 
-    /// Takes over the warm standby when it holds the next candidate.
-    fn take_standby(
+    /// Moves on from the failed candidate `from`: the warm standby when it
+    /// holds the next candidate, else the next candidates in order.
+    fn switch(&mut self, from: usize, decided: Instant, ctx: serde_json::Value) -> Option<Live> {
+        let sb = self.standby.lock().take();
+        let next = match sb {
+            Some(sb) if sb.index == from + 1 => match self.use_standby(sb, decided, &ctx) {
+                Some(live) => return Some(live),
+                // Its failure is recorded; go on after it.
+                None => from + 2,
+            },
+            _ => from + 1,
+        };
+        self.connect_from(next, Some((decided, ctx)))
+    }
+
+    /// Takes the standby over and splices its held packets in. `None` (the
+    /// failure recorded) when it cannot be used.
+    fn use_standby(
         &mut self,
-        from: usize,
+        sb: Standby,
         decided: Instant,
         ctx: &serde_json::Value,
     ) -> Option<Live> {
-        let sb = self.standby.lock().take()?;
-        if sb.index != from + 1 {
-            return None;
-        }
         let index = sb.index;
-        match sb.take(self.plan.connect_timeout()) {
-            Ok(Handover {
-                opened,
-                map,
-                held,
-                starts_at_key,
-            }) => {
-                let mut ctx = ctx.clone();
-                ctx["warm_standby"] = json!(true);
-                ctx["held_packets"] = json!(held.len());
-                opened.interrupt.extend(self.plan.connect_timeout());
-                let mut live = Live {
-                    index,
-                    opened,
-                    map,
-                    waiting_key: !starts_at_key,
-                    established: false,
-                    pending_failover: Some((decided, ctx)),
-                    unreported: None,
-                    jumps_seen: 0,
-                    origin: None,
-                    lead_ms: 0,
-                };
-                self.attach(&mut live)?;
-                for (kind, p) in held {
-                    if let Err(e) = self.write(&mut live, kind, p) {
-                        self.record_failure(index, "switch", "mux_error", &e);
-                        return None;
-                    }
-                }
-                Some(live)
-            }
+        let Handover {
+            opened,
+            map,
+            held,
+            starts_at_key,
+        } = match sb.take(self.plan.connect_timeout()) {
+            Ok(h) => h,
             Err((reason, error)) => {
                 self.record_failure(index, "standby", &reason, &error);
-                // Go on from the candidate after the standby.
-                self.connect_from(index + 1, Some((decided, ctx.clone())))
+                return None;
+            }
+        };
+        let mut ctx = ctx.clone();
+        ctx["warm_standby"] = json!(true);
+        ctx["held_packets"] = json!(held.len());
+        opened.interrupt.extend(self.plan.connect_timeout());
+        let mut live = Live {
+            index,
+            opened,
+            map,
+            waiting_key: !starts_at_key,
+            established: false,
+            pending_failover: Some((decided, ctx)),
+            unreported: None,
+            jumps_seen: 0,
+            origin: None,
+            lead_ms: 0,
+        };
+        self.attach(&mut live)?;
+        for (kind, p) in held {
+            if let Err(e) = self.write(&mut live, kind, p) {
+                self.record_failure(index, "switch", "mux_error", &e);
+                return None;
             }
         }
+        // The held GOP was a burst refilling clients drained by the stall:
+        // it is no credit against the next stall, so measure from here.
+        live.origin = None;
+        live.lead_ms = 0;
+        self.shared.set_media_lead(0);
+        Some(live)
     }
 
     /// Reads and writes packets until the live input ends.
@@ -481,15 +539,18 @@ impl Runner {
                 }
                 Err(e) => return e,
             };
-            self.shared.record_packet(pkt.size());
+            self.shared.add_bytes(pkt.size());
+            // Only packets we forward count as data: a teletext or data
+            // stream must not keep a session "healthy" whose video stopped.
+            let Some((kind, p)) = cur.map.prepare(pkt) else {
+                continue;
+            };
+            self.shared.mark_data();
             if cur.established {
                 cur.opened
                     .interrupt
                     .extend(failover_after + Duration::from_millis(cur.lead_ms));
             }
-            let Some((kind, p)) = cur.map.prepare(pkt) else {
-                continue;
-            };
             if cur.waiting_key {
                 if kind == Kind::Video && p.is_key() {
                     cur.waiting_key = false;
@@ -542,23 +603,22 @@ impl Runner {
             self.shared.set_state(State::Healthy);
             cur.unreported = Some((ctx, 0));
         }
-        if let Some((mut ctx, writes)) = cur.unreported.take() {
+        if let Some((ctx, writes)) = cur.unreported.take() {
             let report = self.remux.last_splice;
             let complete = report.is_some_and(|r| r.av_offset_after_ms.is_some());
             // A stream may never show up after the splice: report anyway.
             if complete || writes >= 200 {
-                if let Some(r) = report {
-                    ctx["dts_step_ms"] = json!(r.video_dts_step_ms);
-                    ctx["av_offset_before_ms"] = json!(r.av_offset_before_ms);
-                    ctx["av_offset_after_ms"] = json!(r.av_offset_after_ms);
-                }
-                self.ev("failover", ctx);
+                self.report_failover(ctx);
             } else {
                 cur.unreported = Some((ctx, writes + 1));
             }
         }
-        if self.shared.state() == State::Starting && self.shared.ring.has_join_point() {
-            self.shared.set_state(State::Healthy);
+        if !self.ready && self.shared.ring.has_join_point() {
+            // Whatever happened before (a candidate lost before its first
+            // keyframe), clients can be served from here.
+            self.ready = true;
+            self.shared.transition(State::Starting, State::Healthy);
+            self.shared.transition(State::Switching, State::Healthy);
             self.shared.phase.send_replace(Phase::Ready);
         }
         Ok(())
@@ -594,7 +654,16 @@ impl Runner {
                     if cfg.warm_standby && index + 1 < candidates.len() {
                         match Standby::start(&channel, index + 1, candidates[index + 1].clone(), opts.clone(),
                             Arc::clone(&shared.stop), Duration::from_millis(cfg.failover_after_ms)) {
-                            Ok(sb) => *standby.lock() = Some(sb),
+                            Ok(sb) => {
+                                // Keep it only if the session is still stalled
+                                // on the input it was opened for.
+                                let mut slot = standby.lock();
+                                if shared.state() == State::Stalled
+                                    && shared.source_index.load(Ordering::Relaxed) == index
+                                {
+                                    *slot = Some(sb);
+                                }
+                            }
                             Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
                         }
                     }

@@ -148,7 +148,7 @@ fn hold(
                     at_key = !has_video;
                 }
             }
-            Err(ReadEnd::Again) => continue,
+            Err(ReadEnd::Again) => std::thread::sleep(Duration::from_millis(5)),
             Err(ReadEnd::Stopped) => return None,
             Err(e) => {
                 let err = OpenError::Other {

@@ -70,6 +70,16 @@ pub fn redact(url: &str) -> String {
     u.to_string().replace("%2A%2A%2A", "***")
 }
 
+/// Whether a URL carries credentials: user info or a secret query
+/// parameter. (Xtream path credentials cannot be told from a plain path;
+/// `redact` handles those by shape.)
+pub fn has_credentials(u: &Url) -> bool {
+    !u.username().is_empty()
+        || u.password().is_some()
+        || u.query_pairs()
+            .any(|(k, _)| SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()))
+}
+
 /// Redacts every URL (`scheme://…` up to whitespace or a quote) inside a
 /// free text such as a parser's error message.
 pub fn redact_in_text(text: &str) -> String {

@@ -97,29 +97,9 @@ pub fn xml_escape(s: &str) -> String {
 /// secret query parameter), else nothing: a provider logo URL carrying a
 /// token must not leak into a playlist or guide.
 pub fn public_image_url(url: Option<&str>) -> Option<&str> {
-    const SECRET: &[&str] = &[
-        "username",
-        "password",
-        "user",
-        "pass",
-        "passwd",
-        "pwd",
-        "token",
-        "auth",
-        "key",
-        "apikey",
-        "api_key",
-        "access_token",
-        "signature",
-        "sig",
-    ];
     let u = url?.trim();
     let parsed = url::Url::parse(u).ok()?;
-    let secret = !parsed.username().is_empty()
-        || parsed.password().is_some()
-        || parsed
-            .query_pairs()
-            .any(|(k, _)| SECRET.contains(&k.to_ascii_lowercase().as_str()));
+    let secret = crate::redact::has_credentials(&parsed);
     (matches!(parsed.scheme(), "http" | "https") && !secret && !u.chars().any(char::is_whitespace))
         .then_some(u)
 }

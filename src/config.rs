@@ -121,8 +121,11 @@ pub struct StreamConfig {
     pub user_agent: String,
     /// How long a session outlives its last client.
     pub linger_ms: u64,
-    /// Muxed output kept per channel, in MiB.
+    /// Muxed output kept per channel, in MiB (a cap).
     pub ring_mb: u64,
+    /// Muxed output kept per channel, in seconds: how far a slow client
+    /// may fall behind before it is moved forward.
+    pub ring_seconds: u64,
     /// A joining client starts this far behind live when the ring allows.
     pub join_behind_ms: u64,
 }
@@ -137,6 +140,7 @@ impl Default for StreamConfig {
             user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36".into(),
             linger_ms: 5000,
             ring_mb: 32,
+            ring_seconds: 30,
             join_behind_ms: 3000,
         }
     }
@@ -158,6 +162,7 @@ pub struct ChannelConfig {
     pub failover_after_ms: Option<u64>,
     pub warm_standby: Option<bool>,
     pub ring_mb: Option<u64>,
+    pub ring_seconds: Option<u64>,
     pub join_behind_ms: Option<u64>,
 }
 
@@ -173,6 +178,7 @@ impl ChannelConfig {
             failover_after_ms: self.failover_after_ms.unwrap_or(global.failover_after_ms),
             warm_standby: self.warm_standby.unwrap_or(global.warm_standby),
             ring_mb: self.ring_mb.unwrap_or(global.ring_mb),
+            ring_seconds: self.ring_seconds.unwrap_or(global.ring_seconds),
             join_behind_ms: self.join_behind_ms.unwrap_or(global.join_behind_ms),
             ..global.clone()
         }
@@ -368,6 +374,24 @@ fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
             key("ring_mb"),
             s.ring_mb,
             "must be between 1 and 1024",
+        ));
+    }
+    if !(5..=600).contains(&s.ring_seconds) {
+        return Err(invalid(
+            key("ring_seconds"),
+            s.ring_seconds,
+            "must be between 5 and 600",
+        ));
+    }
+    if s.join_behind_ms + 2000 > s.ring_seconds * 1000 {
+        return Err(invalid(
+            key("join_behind_ms"),
+            s.join_behind_ms,
+            format!(
+                "must be at least 2000 below {} ({} s)",
+                key("ring_seconds"),
+                s.ring_seconds
+            ),
         ));
     }
     if s.join_behind_ms > 60_000 {

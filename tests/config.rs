@@ -43,6 +43,14 @@ fn bad_configs_are_refused_naming_the_key() {
     let cases: &[(&str, &str)] = &[
         ("[tuner]\ncount = 0\n", "tuner.count (0) must be at least 1"),
         (
+            "[stream]\nring_seconds = 2\n",
+            "stream.ring_seconds (2) must be between 5 and 600",
+        ),
+        (
+            "[stream]\nring_seconds = 5\njoin_behind_ms = 4000\n",
+            "stream.join_behind_ms (4000) must be at least 2000 below stream.ring_seconds (5 s)",
+        ),
+        (
             "[stream]\nstall_detect_ms = 3000\nfailover_after_ms = 2000\n",
             "stream.failover_after_ms (2000) must be greater than stream.stall_detect_ms (3000)",
         ),

@@ -155,7 +155,10 @@ impl Sessions {
             }
         }
         let cfg = ch.effective_stream(&self.stream);
-        let ring = Ring::new((cfg.ring_mb as usize) << 20);
+        let ring = Ring::with_max_age(
+            (cfg.ring_mb as usize) << 20,
+            Duration::from_secs(cfg.ring_seconds),
+        );
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Shared::new(&ch.number, ring, stop);
         shared.clients.store(1, Ordering::Release);

@@ -24,8 +24,8 @@ struct JoinPoint {
 }
 
 struct Inner {
-    /// (absolute start offset, bytes); contiguous, oldest first.
-    chunks: VecDeque<(u64, Bytes)>,
+    /// (absolute start offset, bytes, when written); contiguous, oldest first.
+    chunks: VecDeque<(u64, Bytes, Instant)>,
     start: u64,
     end: u64,
     joins: VecDeque<JoinPoint>,
@@ -42,6 +42,9 @@ struct Inner {
 pub struct Ring {
     inner: Mutex<Inner>,
     capacity: usize,
+    /// Chunks older than this are dropped even under `capacity`: memory
+    /// follows the bitrate, not the cap.
+    max_age: Duration,
     /// Publishes the end offset; readers await changes.
     end_tx: watch::Sender<u64>,
 }
@@ -60,6 +63,11 @@ pub enum Read {
 
 impl Ring {
     pub fn new(capacity: usize) -> Arc<Self> {
+        Self::with_max_age(capacity, Duration::from_secs(3600))
+    }
+
+    /// A ring holding at most `capacity` bytes and `max_age` of output.
+    pub fn with_max_age(capacity: usize, max_age: Duration) -> Arc<Self> {
         let (end_tx, _) = watch::channel(0);
         Arc::new(Self {
             inner: Mutex::new(Inner {
@@ -72,6 +80,7 @@ impl Ring {
                 closed: false,
             }),
             capacity: capacity.max(TS_PACKET * 64),
+            max_age,
             end_tx,
         })
     }
@@ -111,10 +120,16 @@ impl Ring {
 
             inner
                 .chunks
-                .push_back((inner.end, Bytes::copy_from_slice(data)));
+                .push_back((inner.end, Bytes::copy_from_slice(data), now));
             inner.end += data.len() as u64;
-            while inner.end - inner.start > self.capacity as u64 && inner.chunks.len() > 1 {
-                if let Some((_, b)) = inner.chunks.pop_front() {
+            while inner.chunks.len() > 1
+                && (inner.end - inner.start > self.capacity as u64
+                    || inner
+                        .chunks
+                        .front()
+                        .is_some_and(|c| now.duration_since(c.2) > self.max_age))
+            {
+                if let Some((_, b, _)) = inner.chunks.pop_front() {
                     inner.start += b.len() as u64;
                 }
             }
@@ -225,8 +240,8 @@ impl RingReader {
         // Chunks are contiguous; find the first one containing `pos`.
         let idx = g
             .chunks
-            .partition_point(|(s, b)| s + b.len() as u64 <= self.pos);
-        for (s, b) in g.chunks.iter().skip(idx) {
+            .partition_point(|(s, b, _)| s + b.len() as u64 <= self.pos);
+        for (s, b, _) in g.chunks.iter().skip(idx) {
             let from = (self.pos - s) as usize;
             let slice = b.slice(from..);
             taken += slice.len();
@@ -305,6 +320,20 @@ mod tests {
         };
         assert_eq!(d[0][0], 0x47);
         assert_eq!(crate::media::ts::pid(&d[0]), Some(0), "restarts at a PAT");
+    }
+
+    #[tokio::test]
+    async fn old_output_is_evicted_under_the_byte_cap() {
+        let ring = Ring::with_max_age(1 << 20, Duration::from_millis(50));
+        ring.push(&gop(1));
+        let mut old = ring.reader(Duration::ZERO).unwrap();
+        std::thread::sleep(Duration::from_millis(80));
+        ring.push(&gop(1));
+        assert!(
+            matches!(old.read().await, Read::Lagged { .. }),
+            "the first GOP aged out"
+        );
+        assert_eq!(ring.inner.lock().chunks.len(), 1);
     }
 
     #[tokio::test]

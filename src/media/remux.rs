@@ -83,6 +83,8 @@ pub struct InputMap {
     held: Vec<(Kind, Packet)>,
     last_in: [Option<i64>; 2],
     jump: Option<PendingJump>,
+    /// Input DTS of the video keyframe this input starts at.
+    key_dts: Option<i64>,
     /// Jumps absorbed inside this input (wrap, loop, encoder restart).
     pub jumps: u64,
 }
@@ -122,6 +124,7 @@ impl InputMap {
             last_in: [None; 2],
             jump: None,
             jumps: 0,
+            key_dts: None,
         })
     }
 
@@ -351,9 +354,11 @@ impl Remuxer {
     ) -> Result<bool, RemuxError> {
         if map.offset.is_none() {
             map.held.push((kind, pkt));
-            let ready = KINDS
-                .iter()
-                .all(|k| !map.has(*k) || map.held.iter().any(|(hk, _)| hk == k));
+            // The video keyframe (the session and the standby hand packets
+            // over from one) fixes the offset: video's terms decide it,
+            // and audio timed before the keyframe is dropped anyway, so
+            // waiting for an audio packet would only delay the first byte.
+            let ready = !map.has(Kind::Video) || map.held.iter().any(|(k, _)| *k == Kind::Video);
             if !ready && map.held.len() < MAX_HELD {
                 return Ok(false);
             }
@@ -365,6 +370,7 @@ impl Remuxer {
                 .iter()
                 .find(|(k, _)| *k == Kind::Video)
                 .and_then(|(_, p)| p.dts());
+            map.key_dts = key_dts;
             if let Some(kd) = key_dts {
                 let before = map.held.len();
                 map.held
@@ -476,6 +482,11 @@ impl Remuxer {
         };
         Self::absorb_jump(map, kind, dts_in, dur);
         map.last_in[i] = Some(dts_in);
+        // Audio timed before the splice keyframe, arriving after it.
+        if kind == Kind::Audio && map.jumps == 0 && map.key_dts.is_some_and(|k| dts_in < k) {
+            self.dropped += 1;
+            return Ok(());
+        }
         let off = map.offset.map(|o| o[i]).unwrap_or(0);
         let mut dts = dts_in + off;
         let mut pts = pts_in + off;
@@ -564,6 +575,7 @@ mod tests {
             last_in: [Some(1_000_000), Some(1_000_000)],
             jump: None,
             jumps: 0,
+            key_dts: None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -32,7 +32,43 @@ struct Inner {
     scanner: JoinScanner,
     /// Bytes of an incomplete TS packet at the end, for the join scanner.
     carry: Vec<u8>,
+    /// Muxer output not yet visible to readers (see [`COALESCE_MAX`]).
+    pending: BytesMut,
+    pending_since: Option<Instant>,
     closed: bool,
+}
+
+/// Muxer output is published to readers in batches of up to this long or
+/// this many bytes: every publication wakes every client and costs a socket
+/// write each, and the muxer flushes once per packet (~40 a second).
+pub const COALESCE_MAX: Duration = Duration::from_millis(100);
+const COALESCE_BYTES: usize = 64 * 1024;
+
+impl Inner {
+    /// Makes pending bytes readable and evicts what is too old or too much.
+    fn publish(&mut self, now: Instant, capacity: u64, max_age: Duration) {
+        if !self.pending.is_empty() {
+            let chunk = self.pending.split().freeze();
+            let len = chunk.len() as u64;
+            self.chunks.push_back((self.end, chunk, now));
+            self.end += len;
+        }
+        self.pending_since = None;
+        while self.chunks.len() > 1
+            && (self.end - self.start > capacity
+                || self
+                    .chunks
+                    .front()
+                    .is_some_and(|c| now.duration_since(c.2) > max_age))
+        {
+            if let Some((_, b, _)) = self.chunks.pop_front() {
+                self.start += b.len() as u64;
+            }
+        }
+        while self.joins.front().is_some_and(|j| j.offset < self.start) {
+            self.joins.pop_front();
+        }
+    }
 }
 
 /// Written by the channel's demux thread (through the muxer's IO), read by
@@ -77,6 +113,8 @@ impl Ring {
                 joins: VecDeque::new(),
                 scanner: JoinScanner::default(),
                 carry: Vec::with_capacity(TS_PACKET),
+                pending: BytesMut::new(),
+                pending_since: None,
                 closed: false,
             }),
             capacity: capacity.max(TS_PACKET * 64),
@@ -95,7 +133,7 @@ impl Ring {
             let mut g = self.inner.lock();
             let inner = &mut *g;
             // Index join points over whole TS packets, carrying partial ones.
-            let mut base = inner.end - inner.carry.len() as u64;
+            let mut base = inner.end + inner.pending.len() as u64 - inner.carry.len() as u64;
             let mut rest = data;
             if !inner.carry.is_empty() {
                 let need = (TS_PACKET - inner.carry.len()).min(rest.len());
@@ -118,25 +156,48 @@ impl Ring {
             }
             inner.carry.extend_from_slice(chunks.remainder());
 
-            inner
-                .chunks
-                .push_back((inner.end, Bytes::copy_from_slice(data), now));
-            inner.end += data.len() as u64;
-            while inner.chunks.len() > 1
-                && (inner.end - inner.start > self.capacity as u64
-                    || inner
-                        .chunks
-                        .front()
-                        .is_some_and(|c| now.duration_since(c.2) > self.max_age))
+            inner.pending.extend_from_slice(data);
+            let since = *inner.pending_since.get_or_insert(now);
+            // Until a join point is readable, publish at once: the first
+            // client is waiting for its first byte.
+            let joinable = inner.joins.front().is_some_and(|j| j.offset < inner.end);
+            if !joinable
+                || inner.pending.len() >= COALESCE_BYTES
+                || now.duration_since(since) >= COALESCE_MAX
             {
-                if let Some((_, b, _)) = inner.chunks.pop_front() {
-                    inner.start += b.len() as u64;
-                }
-            }
-            while inner.joins.front().is_some_and(|j| j.offset < inner.start) {
-                inner.joins.pop_front();
+                inner.publish(now, self.capacity as u64, self.max_age);
+            } else {
+                return;
             }
             inner.end
+        };
+        self.end_tx.send_replace(end);
+    }
+
+    /// Publishes everything written so far.
+    pub fn flush(&self) {
+        let end = {
+            let mut g = self.inner.lock();
+            g.publish(Instant::now(), self.capacity as u64, self.max_age);
+            g.end
+        };
+        self.end_tx.send_replace(end);
+    }
+
+    /// Publishes output held back for more than [`COALESCE_MAX`] (the
+    /// session's watchdog calls this on every tick, so a quiet muxer does
+    /// not keep its last bytes from the clients).
+    pub fn flush_stale(&self) {
+        let now = Instant::now();
+        let end = {
+            let mut g = self.inner.lock();
+            match g.pending_since {
+                Some(t) if now.duration_since(t) >= COALESCE_MAX => {
+                    g.publish(now, self.capacity as u64, self.max_age);
+                    g.end
+                }
+                _ => return,
+            }
         };
         self.end_tx.send_replace(end);
     }
@@ -145,6 +206,7 @@ impl Ring {
     pub fn close(&self) {
         let end = {
             let mut g = self.inner.lock();
+            g.publish(Instant::now(), self.capacity as u64, self.max_age);
             g.closed = true;
             g.end
         };
@@ -162,7 +224,8 @@ impl Ring {
 
     /// Total bytes ever written.
     pub fn written(&self) -> u64 {
-        self.inner.lock().end
+        let g = self.inner.lock();
+        g.end + g.pending.len() as u64
     }
 
     pub fn has_join_point(&self) -> bool {
@@ -292,6 +355,7 @@ mod tests {
         ring.push(&g[..100]);
         ring.push(&g[100..500]);
         ring.push(&g[500..]);
+        ring.flush();
         let mut r = ring.reader(Duration::ZERO).unwrap();
         assert_eq!(r.position(), 188);
         let Read::Data(d) = r.read().await else {
@@ -310,6 +374,7 @@ mod tests {
         let mut slow = ring.reader(Duration::ZERO).unwrap();
         for _ in 0..20 {
             ring.push(&gop(4));
+            ring.flush();
         }
         match slow.read().await {
             Read::Lagged { skipped } => assert!(skipped > 0),
@@ -329,11 +394,33 @@ mod tests {
         let mut old = ring.reader(Duration::ZERO).unwrap();
         std::thread::sleep(Duration::from_millis(80));
         ring.push(&gop(1));
+        ring.flush();
         assert!(
             matches!(old.read().await, Read::Lagged { .. }),
             "the first GOP aged out"
         );
         assert_eq!(ring.inner.lock().chunks.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn output_is_published_in_batches_once_joinable() {
+        let ring = Ring::new(1 << 20);
+        ring.push(&gop(1));
+        let mut r = ring.reader(Duration::ZERO).unwrap();
+        let Read::Data(first) = r.read().await else {
+            panic!()
+        };
+        assert_eq!(
+            first.iter().map(Bytes::len).sum::<usize>(),
+            gop(1).len(),
+            "first GOP at once"
+        );
+        ring.push(&gop(1));
+        assert!(r.try_read().is_none(), "held back for a batch");
+        std::thread::sleep(COALESCE_MAX);
+        ring.flush_stale();
+        assert!(matches!(r.try_read(), Some(Read::Data(_))));
+        assert_eq!(ring.written(), 2 * gop(1).len() as u64);
     }
 
     #[tokio::test]

@@ -638,6 +638,7 @@ impl Runner {
             let mut ticks = 0u64;
             while !matches!(shared.state(), State::Ended) && !shared.is_stopping() {
                 std::thread::sleep(TICK);
+                shared.ring.flush_stale();
                 ticks += 1;
                 if ticks % 5 == 0 {
                     shared.sample_rate();

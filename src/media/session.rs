@@ -77,6 +77,20 @@ pub fn verdict(quiet_ms: u64, s: &StreamConfig) -> Verdict {
     }
 }
 
+/// The warm standby needs time to reach the backup's first keyframe (up
+/// to a GOP, ~2 s with many providers) before the failover decision.
+const STANDBY_LEAD_MS: u64 = 2500;
+
+/// Quiet time after which the warm standby is opened: at the stall, or
+/// earlier when the window between stall and failover is shorter than
+/// [`STANDBY_LEAD_MS`] (never before half the stall threshold, so a
+/// passing hiccup does not open connections).
+pub fn standby_after_ms(s: &StreamConfig) -> u64 {
+    s.stall_detect_ms
+        .min(s.failover_after_ms.saturating_sub(STANDBY_LEAD_MS))
+        .max(s.stall_detect_ms / 2)
+}
+
 /// Why reading a live input stopped.
 #[derive(Debug)]
 pub enum ReadEnd {
@@ -185,6 +199,11 @@ struct Live {
     origin: Option<(i64, u64)>,
     /// Media received ahead of wall time, ms (see `Shared::quiet_ms`).
     lead_ms: u64,
+    /// The newest packet, written when the next one arrives: when an input
+    /// ends (deadline, close, error) libavformat's parser hands out the
+    /// partial frame it had, as an ordinary packet, right before the error.
+    /// Holding one packet back keeps that truncated frame out of the splice.
+    lookahead: Option<(Kind, Packet)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -410,6 +429,7 @@ impl Runner {
                         jumps_seen: 0,
                         origin: None,
                         lead_ms: 0,
+                        lookahead: None,
                     };
                     if self.attach(&mut live).is_some() {
                         return Some(live);
@@ -508,6 +528,7 @@ impl Runner {
             jumps_seen: 0,
             origin: None,
             lead_ms: 0,
+            lookahead: None,
         };
         self.attach(&mut live)?;
         for (kind, p) in held {
@@ -558,7 +579,10 @@ impl Runner {
                     continue;
                 }
             }
-            if let Err(e) = self.write(cur, kind, p) {
+            let Some((k, p)) = cur.lookahead.replace((kind, p)) else {
+                continue;
+            };
+            if let Err(e) = self.write(cur, k, p) {
                 return ReadEnd::Error(e);
             }
         }
@@ -636,6 +660,9 @@ impl Runner {
         let spawned = std::thread::Builder::new().name(format!("watch-{channel}")).spawn(move || {
             let mut stalled_since: Option<u64> = None;
             let mut ticks = 0u64;
+            let standby_at = standby_after_ms(&cfg);
+            // One standby per quiet spell.
+            let mut standby_tried = false;
             while !matches!(shared.state(), State::Ended) && !shared.is_stopping() {
                 std::thread::sleep(TICK);
                 shared.ring.flush_stale();
@@ -645,33 +672,39 @@ impl Runner {
                 }
                 let quiet = shared.quiet_ms();
                 let v = verdict(quiet, &cfg);
+                let index = shared.source_index.load(Ordering::Relaxed);
+                let playing = || matches!(shared.state(), State::Healthy | State::Stalled);
+                if quiet < standby_at {
+                    // Data again: a standby opened for this spell goes.
+                    standby_tried = false;
+                    let mut slot = standby.lock();
+                    if slot.is_some() && playing() {
+                        *slot = None;
+                    }
+                } else if cfg.warm_standby && !standby_tried && index + 1 < candidates.len() && playing() {
+                    standby_tried = true;
+                    match Standby::start(&channel, index + 1, candidates[index + 1].clone(), opts.clone(),
+                        Arc::clone(&shared.stop), Duration::from_millis(cfg.failover_after_ms)) {
+                        Ok(sb) => {
+                            // Keep it only if the session is still on the
+                            // input it was opened for.
+                            let mut slot = standby.lock();
+                            if playing() && shared.source_index.load(Ordering::Relaxed) == index {
+                                *slot = Some(sb);
+                            }
+                        }
+                        Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
+                    }
+                }
                 if v != Verdict::Healthy && shared.transition(State::Healthy, State::Stalled) {
-                    let index = shared.source_index.load(Ordering::Relaxed);
                     stalled_since = Some(input::now_ms() - quiet);
                     shared.stall_since_ms.store(input::now_ms() - quiet, Ordering::Relaxed);
                     events.emit("stall", Some(&channel), json!({
                         "source": shared.source.lock().clone(), "source_index": index, "quiet_ms": quiet,
                     }));
-                    if cfg.warm_standby && index + 1 < candidates.len() {
-                        match Standby::start(&channel, index + 1, candidates[index + 1].clone(), opts.clone(),
-                            Arc::clone(&shared.stop), Duration::from_millis(cfg.failover_after_ms)) {
-                            Ok(sb) => {
-                                // Keep it only if the session is still stalled
-                                // on the input it was opened for.
-                                let mut slot = standby.lock();
-                                if shared.state() == State::Stalled
-                                    && shared.source_index.load(Ordering::Relaxed) == index
-                                {
-                                    *slot = Some(sb);
-                                }
-                            }
-                            Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
-                        }
-                    }
                 } else if v == Verdict::Healthy && shared.transition(State::Stalled, State::Healthy) {
                     let since = stalled_since.take().unwrap_or_default();
                     shared.stall_since_ms.store(0, Ordering::Relaxed);
-                    *standby.lock() = None;
                     events.emit("stall_recovered", Some(&channel), json!({
                         "source": shared.source.lock().clone(),
                         "stall_ms": input::now_ms().saturating_sub(since),
@@ -717,6 +750,36 @@ mod tests {
         assert!(
             !irq.expired_at(now + 5001 - 1),
             "extended by the next packet"
+        );
+    }
+
+    #[test]
+    fn standby_opens_early_enough_to_reach_a_keyframe() {
+        let d = StreamConfig::default();
+        assert_eq!(
+            standby_after_ms(&d),
+            2500,
+            "defaults: 2.5 s before the 5 s failover"
+        );
+        let fast = StreamConfig {
+            stall_detect_ms: 1000,
+            failover_after_ms: 1500,
+            ..d.clone()
+        };
+        assert_eq!(
+            standby_after_ms(&fast),
+            500,
+            "no earlier than half the stall threshold"
+        );
+        let slow = StreamConfig {
+            stall_detect_ms: 3000,
+            failover_after_ms: 10_000,
+            ..d
+        };
+        assert_eq!(
+            standby_after_ms(&slow),
+            3000,
+            "at the stall when there is time"
         );
     }
 

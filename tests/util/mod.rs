@@ -330,6 +330,8 @@ pub fn ffmpeg_decode_problems(ts: &[u8]) -> Vec<String> {
             l.contains("continuity check failed")
                 || l.contains("non monotonically increasing dts")
                 || l.contains("invalid dts")
+                // A truncated frame spliced in at a cut.
+                || l.contains("error while decoding")
         })
         .map(str::to_string)
         .collect()

@@ -133,8 +133,8 @@ impl OpenError {
             E::HttpUnauthorized => http(401),
             E::HttpForbidden => http(403),
             E::HttpNotFound => http(404),
-            E::HttpOther4xx => http(499),
-            E::HttpServerError => http(500),
+            E::HttpOther4xx => http(UNKNOWN_4XX),
+            E::HttpServerError => http(UNKNOWN_5XX),
             E::InvalidData | E::StreamNotFound | E::DemuxerNotFound => OpenError::NotMedia { url },
             E::Other { errno }
                 if errno == libc_errno::ECONNREFUSED
@@ -157,12 +157,16 @@ impl OpenError {
 }
 
 /// FFmpeg reports 400/401/403/404 exactly and only the class of the
-/// others: say "4xx"/"5xx" rather than a made-up code.
+/// others: these stand for "some 4xx" / "some 5xx", shown as such rather
+/// than as a made-up code. Callers that know the real status use it.
+pub const UNKNOWN_4XX: u16 = 499;
+pub const UNKNOWN_5XX: u16 = 599;
+
 fn http_label(status: u16) -> String {
     match status {
-        400 | 401 | 403 | 404 => status.to_string(),
-        s if s >= 500 => "5xx".into(),
-        _ => "4xx".into(),
+        UNKNOWN_4XX => "4xx".into(),
+        UNKNOWN_5XX => "5xx".into(),
+        s => s.to_string(),
     }
 }
 
@@ -179,6 +183,12 @@ mod libc_errno {
 pub struct OpenOptions {
     pub connect_timeout: Duration,
     pub user_agent: String,
+    /// Skip FFmpeg's frame-rate estimation while probing. Without it
+    /// `avformat_find_stream_info` reads 20 video frames (0.8 s at 25 fps)
+    /// whenever the stream does not state its frame rate, even when the
+    /// first keyframe is in hand; remuxing to MPEG-TS never needs the
+    /// rate. `probe` keeps it off to report `r_frame_rate` like ffprobe.
+    pub skip_fps_probe: bool,
 }
 
 /// An opened upstream with its interrupt handle.
@@ -226,6 +236,9 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     dict.set("multiple_requests", "0");
     // HLS: start near the live edge, reload promptly.
     dict.set("live_start_index", "-3");
+    if opts.skip_fps_probe {
+        dict.set("fpsprobesize", "0");
+    }
     let cb = Arc::clone(&interrupt);
     let input = ffmpeg::format::input_with_interrupt_and_dictionary(
         &ffmpeg_url(url),

@@ -46,6 +46,7 @@ impl Plan {
         OpenOptions {
             connect_timeout: Duration::from_millis(self.stream.connect_timeout_ms),
             user_agent: self.stream.user_agent.clone(),
+            skip_fps_probe: true,
         }
     }
     fn connect_timeout(&self) -> Duration {

@@ -354,6 +354,7 @@ fn probe_libav(
     let open_opts = OpenOptions {
         connect_timeout: opts.connect_timeout,
         user_agent: opts.user_agent.clone(),
+        skip_fps_probe: false,
     };
     // DNS cannot be interrupted: open on a thread we can stop waiting for.
     let rx = input::open_in_background(

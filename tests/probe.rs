@@ -41,27 +41,6 @@ async fn probe(args: &[&str]) -> Out {
     }
 }
 
-fn ffprobe_file(path: &Path) -> Value {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-of",
-            "json",
-            "-show_format",
-            "-show_streams",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe is installed");
-    assert!(
-        out.status.success(),
-        "ffprobe: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
-}
-
 fn secs(v: &Value) -> f64 {
     v.as_str()
         .and_then(|s| s.parse().ok())

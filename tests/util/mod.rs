@@ -291,6 +291,11 @@ pub fn ffprobe_json(ts: &[u8]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("capture.ts");
     std::fs::write(&path, ts).expect("write capture");
+    ffprobe_file(&path)
+}
+
+/// `ffprobe -of json -show_streams -show_format` on a file.
+pub fn ffprobe_file(path: &std::path::Path) -> serde_json::Value {
     let out = std::process::Command::new("ffprobe")
         .args([
             "-v",
@@ -300,7 +305,7 @@ pub fn ffprobe_json(ts: &[u8]) -> serde_json::Value {
             "-show_streams",
             "-show_format",
         ])
-        .arg(&path)
+        .arg(path)
         .output()
         .expect("ffprobe is installed (apt-get install ffmpeg)");
     assert!(

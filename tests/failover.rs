@@ -136,9 +136,12 @@ async fn stall_marks_stalled_then_fails_over_seamlessly() {
     let before = cap.len();
     cap.wait_bytes(before + 50_000, 10 * SECS).await;
     let r = assert_seamless(&cap.finish());
-    // The splice step on video is about one frame (40 ms at 25 fps).
+    // Presentation time continues with a one-frame step (ffmpeg flags any
+    // step back above). DTS may step by up to the reorder depth plus one
+    // frame (fixtures: 2 B-frames, so 3 x 40 ms) when the cut lost the
+    // B-frames of the primary's last P-frame: see docs/benchmarks.md.
     assert!(
-        video_step(&r) <= 80.0,
+        video_step(&r) <= 120.0,
         "video DTS step {} ms",
         video_step(&r)
     );

@@ -246,6 +246,19 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
         dict,
     )
     .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout))?;
+    finish_open(input, interrupt, url, started, opts.connect_timeout)
+}
+
+/// Checks a freshly opened input and wraps it: the one place that decides
+/// whether an open succeeded (used for libavformat's own IO and for the
+/// probe's custom IO alike).
+pub fn finish_open(
+    input: Input,
+    interrupt: Arc<Interrupt>,
+    url: &str,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Opened, OpenError> {
     // avformat_find_stream_info reports success when the deadline cut it
     // short, leaving the abort sticky in the IO context: that is a timeout.
     if interrupt.is_stopping() {
@@ -254,7 +267,7 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     if interrupt.timed_out() {
         return Err(OpenError::Timeout {
             url: redact(url),
-            ms: opts.connect_timeout.as_millis() as u64,
+            ms: timeout.as_millis() as u64,
         });
     }
     if !has_media(&input) {

@@ -118,16 +118,7 @@ fn open_custom(
     let input =
         ffmpeg::format::input_from_stream_with_interrupt(io, hint, None, move || cb.should_abort())
             .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, timeout))?;
-    if !input::has_media(&input) {
-        return Err(OpenError::NotMedia { url: redact(url) });
-    }
-    Ok(Opened {
-        input,
-        interrupt,
-        url: url.to_string(),
-        opened_at: Instant::now(),
-        open_ms: started.elapsed().as_millis() as u64,
-    })
+    input::finish_open(input, interrupt, url, started, timeout)
 }
 
 fn new_interrupt(timeout: Duration) -> Arc<Interrupt> {

@@ -185,13 +185,10 @@ impl Sessions {
         Ok((shared, join_behind))
     }
 
-    fn stop_entry(mut e: Entry) {
+    /// Asks the session to stop without waiting: its thread ends within
+    /// one interrupt poll (shutdown and a successor session join it).
+    fn stop_entry(e: Entry) {
         e.shared.stop.store(true, Ordering::Release);
-        if let Some(t) = e.thread.take() {
-            // Joining would block the caller; the thread ends on its own
-            // within one interrupt poll. Shutdown joins explicitly.
-            drop(t);
-        }
     }
 
     fn arm_linger(self: &Arc<Self>, channel: &str, shared: &Arc<Shared>) {

@@ -615,9 +615,7 @@ impl Runner {
         if !cur.established {
             cur.established = true;
             cur.opened.interrupt.extend(self.plan.failover_after());
-            self.shared
-                .last_data_ms
-                .store(input::now_ms(), Ordering::Relaxed);
+            self.shared.mark_data();
         }
         if let Some((decided, mut ctx)) = cur.pending_failover.take() {
             ctx["to"] = json!(redact(&cur.opened.url));

@@ -46,7 +46,27 @@ pub struct Config {
     pub tuner: TunerConfig,
     pub stream: StreamConfig,
     pub discovery: DiscoveryConfig,
+    pub events: EventsConfig,
     pub channel: Vec<ChannelConfig>,
+}
+
+/// The event log's retention.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Events older than this many days are deleted.
+    pub retention_days: u32,
+    /// At most this many events are kept (the oldest go first).
+    pub max_rows: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            max_rows: 100_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -272,6 +292,20 @@ impl Config {
             return Err(invalid("tuner.count", 0, "must be at least 1"));
         }
         validate_stream("stream", &self.stream)?;
+        if !(1..=3650).contains(&self.events.retention_days) {
+            return Err(invalid(
+                "events.retention_days",
+                self.events.retention_days,
+                "must be between 1 and 3650",
+            ));
+        }
+        if !(100..=100_000_000).contains(&self.events.max_rows) {
+            return Err(invalid(
+                "events.max_rows",
+                self.events.max_rows,
+                "must be between 100 and 100000000",
+            ));
+        }
         let mut numbers = HashSet::new();
         for (i, ch) in self.channel.iter().enumerate() {
             let key = |k: &str| format!("channel[{i}].{k}");

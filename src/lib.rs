@@ -1,14 +1,22 @@
 //! StreamForge: an IPTV proxy for Plex with FFmpeg embedded through
-//! `ffmpeg-next`. `run` wires the store, the session registry and the HTTP
-//! server around a bound listener and a shutdown future, so tests can start
-//! it on 127.0.0.1:0.
+//! `ffmpeg-next`. `run` wires the store, the event bus, the session
+//! registry and the HTTP server around a bound listener and a shutdown
+//! future, so tests can start it on 127.0.0.1:0; [`router`] merges each
+//! area's routes.
+//!
+//! Imports run one way: consumers (`http`, `plex`, `probe`, `app`) →
+//! `lineup`, `media` → `store`, `events` → `config`, `redact`
+//! (`tests/layout.rs` checks there are no circles).
 
+pub mod app;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod http;
 pub mod lineup;
 pub mod media;
 pub mod plex;
+pub mod probe;
 pub mod redact;
 pub mod store;
 
@@ -17,19 +25,42 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 
+pub use crate::app::AppState;
 use crate::config::Config;
-use crate::http::AppState;
+use crate::events::EventBus;
 use crate::lineup::Lineup;
 use crate::media::manager::Sessions;
-use crate::store::{EventSink, Store};
+use crate::store::{Retention, Store};
+
+/// Every area's routes over one state.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(http::streams::routes())
+        .merge(http::api::routes())
+        .merge(plex::routes())
+        .with_state(state)
+}
 
 /// Serves until `shutdown` resolves, then stops sessions, drains the event
-/// writer and closes the database.
+/// writer and closes the database. The lineup is the config's channels.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let lineup = Lineup::from_config(&config);
+    run_with_lineup(config, listener, shutdown, lineup).await
+}
+
+/// [`run`] with a lineup the caller keeps a handle on (and may replace
+/// while serving): after start-up nothing reads `config.channel`.
+pub async fn run_with_lineup(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    lineup: Arc<Lineup>,
 ) -> anyhow::Result<()> {
     media::input::init_ffmpeg();
     let store = Store::open(&config.server.data_dir)
@@ -40,7 +71,13 @@ pub async fn run(
                 config.server.data_dir.display()
             )
         })?;
-    let (events, writer) = EventSink::start(store.clone());
+    let events = EventBus::new(events::DEFAULT_CAPACITY);
+    let retention = Retention {
+        max_age: Duration::from_secs(u64::from(config.events.retention_days) * 86_400),
+        max_rows: config.events.max_rows,
+    };
+    let writer = store::events::spawn_writer(&events, store.clone(), retention);
+    let logger = events::spawn_logger(&events);
     let addr = listener.local_addr()?;
     let device = Arc::new(
         plex::Device::load_or_create(&store, &config.server.friendly_name)
@@ -57,15 +94,16 @@ pub async fn run(
     let advertisers = plex::Advertisers::start(&config, advert).await;
     let state = AppState {
         config: Arc::new(config.clone()),
-        lineup: Lineup::new(config.channel.clone()),
+        lineup: Arc::clone(&lineup),
         sessions: Arc::clone(&sessions),
         store: store.clone(),
         events: events.clone(),
         device,
     };
-    tracing::info!(%addr, channels = config.enabled_channels().count(), tuners = config.tuner.count, "StreamForge listening");
+    let enabled = lineup.enabled().len();
+    tracing::info!(%addr, channels = enabled, tuners = config.tuner.count, "StreamForge listening");
     plex::log_setup_urls(&config, addr);
-    let app = http::router(state);
+    let app = router(state);
     let stopper = Arc::clone(&sessions);
     let graceful = async move {
         shutdown.await;
@@ -85,6 +123,7 @@ pub async fn run(
     // The writer ends once every sink is gone; sessions' threads hold clones
     // until they end, so bound the wait.
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), logger).await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

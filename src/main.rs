@@ -76,7 +76,7 @@ fn main() -> std::process::ExitCode {
                 json,
                 config,
             } => {
-                streamforge::media::probe::run_cli(streamforge::media::probe::Args {
+                streamforge::probe::run_cli(streamforge::probe::Args {
                     input,
                     duration,
                     json,

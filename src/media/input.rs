@@ -183,6 +183,8 @@ mod libc_errno {
 pub struct OpenOptions {
     pub connect_timeout: Duration,
     pub user_agent: String,
+    /// Sent as `Referer` when set (a playlist's `#EXTVLCOPT:http-referrer`).
+    pub referrer: Option<String>,
     /// Skip FFmpeg's frame-rate estimation while probing. Without it
     /// `avformat_find_stream_info` reads 20 video frames (0.8 s at 25 fps)
     /// whenever the stream does not state its frame rate, even when the
@@ -230,6 +232,13 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     let started = Instant::now();
     let mut dict = ffmpeg::Dictionary::new();
     dict.set("user_agent", &opts.user_agent);
+    if let Some(r) = opts
+        .referrer
+        .as_deref()
+        .filter(|r| !r.contains(['\r', '\n']))
+    {
+        dict.set("referer", r);
+    }
     // Backstops only: stalls are detected by the session, not by FFmpeg.
     dict.set("rw_timeout", "30000000");
     dict.set("reconnect", "0");

@@ -13,8 +13,10 @@ use parking_lot::Mutex;
 use super::health::{Phase, SessionView, Shared, State};
 use super::ring::{Ring, RingReader};
 use super::session::{self, Plan};
-use crate::config::{ChannelConfig, StreamConfig};
-use crate::store::EventSink;
+use super::upstream::Target;
+use crate::config::StreamConfig;
+use crate::events::EventBus;
+use crate::lineup::Channel;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TuneError {
@@ -42,7 +44,7 @@ pub struct Sessions {
     map: Mutex<HashMap<String, Entry>>,
     tuners: u32,
     stream: StreamConfig,
-    events: EventSink,
+    events: EventBus,
     shutting_down: AtomicBool,
 }
 
@@ -71,7 +73,7 @@ impl ClientGuard {
 }
 
 impl Sessions {
-    pub fn new(tuners: u32, stream: StreamConfig, events: EventSink) -> Arc<Self> {
+    pub fn new(tuners: u32, stream: StreamConfig, events: EventBus) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::new(HashMap::new()),
             tuners,
@@ -89,7 +91,7 @@ impl Sessions {
     /// (a join point is in the ring) or has failed.
     pub async fn tune(
         self: &Arc<Self>,
-        ch: &ChannelConfig,
+        ch: &Channel,
     ) -> Result<(RingReader, ClientGuard), TuneError> {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(TuneError::ShuttingDown);
@@ -118,7 +120,7 @@ impl Sessions {
         }
     }
 
-    fn join_or_start(&self, ch: &ChannelConfig) -> Result<(Arc<Shared>, Duration), TuneError> {
+    fn join_or_start(&self, ch: &Channel) -> Result<(Arc<Shared>, Duration), TuneError> {
         let mut map = self.map.lock();
         if let Some(e) = map.get(&ch.number)
             && e.shared.state() != State::Ended
@@ -164,7 +166,15 @@ impl Sessions {
         shared.clients.store(1, Ordering::Release);
         let plan = Plan {
             channel: ch.number.clone(),
-            candidates: ch.streams.clone(),
+            candidates: ch
+                .candidates
+                .iter()
+                .map(|c| Target {
+                    url: c.url.clone(),
+                    user_agent: c.user_agent.clone(),
+                    referrer: c.referrer.clone(),
+                })
+                .collect(),
             stream: cfg.clone(),
             predecessor,
         };

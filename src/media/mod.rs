@@ -1,14 +1,17 @@
-//! The embedded FFmpeg pipeline: opening upstreams (`input`), the splice
-//! (`remux`), the shared output ring (`ring`, `ts`), session health
-//! (`health`), the failover policy (`session`, `standby`) and the session
-//! registry (`manager`), and the `probe` diagnostics command.
+//! The embedded FFmpeg pipeline: opening upstreams (`input`), one
+//! candidate opened, mapped and read (`upstream`), the splice (`remux`),
+//! the shared output ring (`ring`, `ts`), session health (`health`), the
+//! failover policy (`session`, `standby`) and the session registry
+//! (`manager`). Imports run one way: manager → session → standby →
+//! upstream → input/remux → ring → ts. The `probe` command uses this
+//! pipeline from outside (`crate::probe`).
 
 pub mod health;
 pub mod input;
 pub mod manager;
-pub mod probe;
 pub mod remux;
 pub mod ring;
 pub mod session;
 pub mod standby;
 pub mod ts;
+pub mod upstream;

@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 use ffmpeg::Packet;
 use ffmpeg_next as ffmpeg;
 use parking_lot::Mutex;
-use serde_json::json;
 
 use super::health::{Phase, Shared, State};
-use super::input::{self, Interrupt, OpenError, OpenOptions, Opened};
+use super::input::{self, Interrupt, OpenOptions, Opened};
 use super::remux::{Attach, InputMap, Kind, Remuxer};
 use super::standby::{Handover, Standby};
+use super::upstream::{ReadEnd, Target, connect, read_packet};
 use crate::config::StreamConfig;
+use crate::events::{EventBus, EventKind, Failover, Failure, SpliceSteps};
 use crate::redact::redact;
-use crate::store::EventSink;
 
 /// Watchdog period: stall detection is accurate to about this.
 const TICK: Duration = Duration::from_millis(50);
@@ -31,7 +31,7 @@ const MAX_LEAD_MS: u64 = 12_000;
 /// Everything a session thread needs.
 pub struct Plan {
     pub channel: String,
-    pub candidates: Vec<String>,
+    pub candidates: Vec<Target>,
     pub stream: StreamConfig,
     /// A session stopped to free this tuner: wait (bounded) for its
     /// upstream connection to close before opening ours.
@@ -46,6 +46,7 @@ impl Plan {
         OpenOptions {
             connect_timeout: Duration::from_millis(self.stream.connect_timeout_ms),
             user_agent: self.stream.user_agent.clone(),
+            referrer: None,
             skip_fps_probe: true,
         }
     }
@@ -92,92 +93,6 @@ pub fn standby_after_ms(s: &StreamConfig) -> u64 {
         .max(s.stall_detect_ms / 2)
 }
 
-/// Why reading a live input stopped.
-#[derive(Debug)]
-pub enum ReadEnd {
-    /// No data for the interrupt deadline (the failover threshold).
-    Stalled,
-    /// The upstream closed the stream.
-    Closed,
-    Error(String),
-    /// The session is stopping.
-    Stopped,
-    /// Nothing right now; read again.
-    Again,
-}
-
-impl ReadEnd {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ReadEnd::Stalled => "stall",
-            ReadEnd::Closed => "closed",
-            ReadEnd::Error(_) => "read_error",
-            ReadEnd::Stopped => "stopped",
-            ReadEnd::Again => "again",
-        }
-    }
-}
-
-impl std::fmt::Display for ReadEnd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadEnd::Stalled => write!(f, "no data from upstream"),
-            ReadEnd::Closed => write!(f, "upstream closed the stream"),
-            ReadEnd::Error(e) => write!(f, "read error: {e}"),
-            ReadEnd::Stopped => write!(f, "session stopping"),
-            ReadEnd::Again => write!(f, "try again"),
-        }
-    }
-}
-
-/// Reads one packet, classifying the ways it can fail.
-pub fn read_packet(opened: &mut Opened) -> Result<Packet, ReadEnd> {
-    let mut pkt = Packet::empty();
-    match pkt.read(&mut opened.input) {
-        Ok(()) => Ok(pkt),
-        Err(ffmpeg::Error::Eof) => Err(ReadEnd::Closed),
-        Err(ffmpeg::Error::Exit) if opened.interrupt.is_stopping() => Err(ReadEnd::Stopped),
-        Err(ffmpeg::Error::Exit) if opened.interrupt.timed_out() => Err(ReadEnd::Stalled),
-        // An abort left sticky in the IO context by an earlier deadline.
-        Err(ffmpeg::Error::Exit) => {
-            tracing::debug!(state = ?opened.interrupt, now = input::now_ms(), "exit without deadline");
-            Err(ReadEnd::Error("input interrupted earlier".into()))
-        }
-        // EAGAIN
-        Err(ffmpeg::Error::Other { errno: 11 }) => Err(ReadEnd::Again),
-        Err(e) => Err(ReadEnd::Error(e.to_string())),
-    }
-}
-
-/// Opens a candidate (on an abandonable thread) and maps its streams.
-pub fn connect(
-    thread_name: &str,
-    url: &str,
-    opts: &OpenOptions,
-    interrupt: Arc<Interrupt>,
-) -> Result<(Opened, InputMap), OpenError> {
-    let rx = input::open_in_background(
-        format!("{thread_name}-open"),
-        url.to_string(),
-        opts.clone(),
-        Arc::clone(&interrupt),
-    );
-    // FFmpeg honours the deadline itself; the margin covers DNS, which it
-    // cannot interrupt.
-    let opened = match rx.recv_timeout(opts.connect_timeout + Duration::from_millis(500)) {
-        Ok(r) => r?,
-        Err(_) => {
-            interrupt.cancel();
-            return Err(OpenError::Timeout {
-                url: redact(url),
-                ms: opts.connect_timeout.as_millis() as u64,
-            });
-        }
-    };
-    let map = InputMap::new(&opened.input).map_err(|_| OpenError::NotMedia { url: redact(url) })?;
-    Ok((opened, map))
-}
-
 /// The live input.
 struct Live {
     index: usize,
@@ -189,10 +104,10 @@ struct Live {
     /// the deadline follows `failover_after`, before it `connect_timeout`.
     established: bool,
     /// A failover event to complete once the first packet is written.
-    pending_failover: Option<(Instant, serde_json::Value)>,
+    pending_failover: Option<(Instant, Failover)>,
     /// A completed switch whose event waits for the splice measurements
     /// (A/V offset after needs a packet of each stream): (event, writes).
-    unreported: Option<(serde_json::Value, u32)>,
+    unreported: Option<(Failover, u32)>,
     /// `map.jumps` already counted in the session's total.
     jumps_seen: u64,
     /// (output DTS, `now_ms()`) at this input's first written packet: the
@@ -207,19 +122,10 @@ struct Live {
     lookahead: Option<(Kind, Packet)>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-struct Failure {
-    index: usize,
-    source: String,
-    phase: &'static str,
-    reason: String,
-    error: String,
-}
-
 struct Runner {
     plan: Plan,
     shared: Arc<Shared>,
-    events: EventSink,
+    events: EventBus,
     remux: Remuxer,
     failures: Vec<Failure>,
     standby: Arc<Mutex<Option<Standby>>>,
@@ -231,7 +137,7 @@ struct Runner {
 pub fn spawn(
     plan: Plan,
     shared: Arc<Shared>,
-    events: EventSink,
+    events: EventBus,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let name = format!("demux-{}", plan.channel);
     std::thread::Builder::new().name(name).spawn(move || {
@@ -251,7 +157,7 @@ pub fn spawn(
         // A bug must not leave clients waiting on a session that is gone.
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| r.run())).is_err() {
             tracing::error!(%channel, "session thread panicked; ending the session");
-            sink.emit("session_crashed", Some(&channel), json!({}));
+            sink.publish(Some(&channel), EventKind::SessionCrashed {});
             guard.set_state(State::Ended);
             guard.ring.close();
             guard.phase.send_if_modified(|p| {
@@ -266,8 +172,8 @@ pub fn spawn(
 }
 
 impl Runner {
-    fn ev(&self, kind: &str, detail: serde_json::Value) {
-        self.events.emit(kind, Some(&self.plan.channel), detail);
+    fn ev(&self, kind: EventKind) {
+        self.events.publish(Some(&self.plan.channel), kind);
     }
 
     fn run(&mut self) {
@@ -280,10 +186,9 @@ impl Runner {
                 let _ = prev.join();
             }
         }
-        self.ev(
-            "session_start",
-            json!({ "candidates": self.plan.candidates.len() }),
-        );
+        self.ev(EventKind::SessionStart {
+            candidates: self.plan.candidates.len(),
+        });
         let watchdog = self.spawn_watchdog();
         let mut live = self.connect_from(0, None);
         while let Some(mut cur) = live.take() {
@@ -312,12 +217,17 @@ impl Runner {
                     }
                     let decided = Instant::now();
                     self.shared.set_state(State::Switching);
-                    let ctx = json!({
-                        "from": redact(&self.plan.candidates[cur.index]),
-                        "from_index": cur.index,
-                        "reason": end.kind(),
-                        "stall_ms": if matches!(end, ReadEnd::Stalled) { stall_ms } else { 0 },
-                    });
+                    let ctx = Failover {
+                        from: redact(&self.plan.candidates[cur.index].url),
+                        from_index: cur.index,
+                        reason: end.kind().to_string(),
+                        stall_ms: if matches!(end, ReadEnd::Stalled) {
+                            stall_ms
+                        } else {
+                            0
+                        },
+                        ..Default::default()
+                    };
                     let from = cur.index;
                     drop(cur); // closes the failed upstream connection
                     live = self.switch(from, decided, ctx);
@@ -328,15 +238,12 @@ impl Runner {
         self.remux.finish();
         let exhausted = !self.shared.is_stopping();
         if exhausted {
-            self.ev(
-                "exhausted",
-                json!({
-                    "candidates": self.failures,
-                    "ran_ms": started.elapsed().as_millis() as u64,
-                    "failovers": self.shared.failovers.load(Ordering::Relaxed),
-                    "bytes_in": self.shared.bytes_in.load(Ordering::Relaxed),
-                }),
-            );
+            self.ev(EventKind::Exhausted {
+                candidates: self.failures.clone(),
+                ran_ms: started.elapsed().as_millis() as u64,
+                failovers: self.shared.failovers.load(Ordering::Relaxed),
+                bytes_in: self.shared.bytes_in.load(Ordering::Relaxed),
+            });
         }
         // Whoever still waits for this session to start gets an answer.
         let reason = if exhausted {
@@ -360,39 +267,33 @@ impl Runner {
         self.shared.set_state(State::Ended);
         self.shared.ring.close();
         let _ = watchdog.map(|w| w.join());
-        self.ev(
-            "session_stop",
-            json!({
-                "ran_ms": started.elapsed().as_millis() as u64,
-                "bytes_in": self.shared.bytes_in.load(Ordering::Relaxed),
-                "bytes_out": self.shared.ring.written(),
-                "failovers": self.shared.failovers.load(Ordering::Relaxed),
-                "exhausted": exhausted,
-            }),
-        );
+        self.ev(EventKind::SessionStop {
+            ran_ms: started.elapsed().as_millis() as u64,
+            bytes_in: self.shared.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.shared.ring.written(),
+            failovers: self.shared.failovers.load(Ordering::Relaxed),
+            exhausted,
+        });
     }
 
-    fn report_failover(&self, mut ctx: serde_json::Value) {
-        if let Some(r) = self.remux.last_splice {
-            ctx["dts_step_ms"] = json!(r.video_dts_step_ms);
-            ctx["av_offset_before_ms"] = json!(r.av_offset_before_ms);
-            ctx["av_offset_after_ms"] = json!(r.av_offset_after_ms);
-        }
-        self.ev("failover", ctx);
+    fn report_failover(&self, mut ctx: Failover) {
+        ctx.splice = self.remux.last_splice.map(|r| SpliceSteps {
+            dts_step_ms: r.video_dts_step_ms,
+            av_offset_before_ms: r.av_offset_before_ms,
+            av_offset_after_ms: r.av_offset_after_ms,
+        });
+        self.ev(EventKind::Failover(ctx));
     }
 
     fn record_failure(&mut self, index: usize, phase: &'static str, reason: &str, error: &str) {
         let f = Failure {
             index,
-            source: redact(&self.plan.candidates[index]),
+            source: redact(&self.plan.candidates[index].url),
             phase,
             reason: reason.to_string(),
             error: error.to_string(),
         };
-        self.ev(
-            "candidate_failed",
-            serde_json::to_value(&f).unwrap_or_default(),
-        );
+        self.ev(EventKind::CandidateFailed(f.clone()));
         self.failures.push(f);
     }
 
@@ -400,23 +301,23 @@ impl Runner {
     fn connect_from(
         &mut self,
         start: usize,
-        failover: Option<(Instant, serde_json::Value)>,
+        failover: Option<(Instant, Failover)>,
     ) -> Option<Live> {
         let opts = self.plan.open_options();
         for index in start..self.plan.candidates.len() {
             if self.shared.is_stopping() {
                 return None;
             }
-            let url = self.plan.candidates[index].clone();
+            let target = self.plan.candidates[index].clone();
             let interrupt = Interrupt::new(Arc::clone(&self.shared.stop), opts.connect_timeout);
             let name = format!("demux-{}-{index}", self.plan.channel);
-            match connect(&name, &url, &opts, interrupt) {
+            match connect(&name, &target, &opts, interrupt) {
                 Ok((opened, map)) => {
                     // The first keyframe must come within one more timeout.
                     opened.interrupt.extend(opts.connect_timeout);
                     let has_video = map.has(Kind::Video);
                     let pending = failover.clone().map(|(t, mut ctx)| {
-                        ctx["warm_standby"] = json!(false);
+                        ctx.warm_standby = false;
                         (t, ctx)
                     });
                     let mut live = Live {
@@ -456,15 +357,15 @@ impl Runner {
                 drop(sb);
                 self.shared.set_source(live.index, redact(&live.opened.url));
                 if let Some((_, ctx)) = live.pending_failover.as_mut() {
-                    ctx["new_muxer"] = json!(matches!(a, Attach::NewMuxer { .. }));
+                    ctx.new_muxer = matches!(a, Attach::NewMuxer { .. });
                     if let Attach::NewMuxer { reason } = &a {
-                        ctx["note"] = json!(format!(
+                        ctx.note = Some(format!(
                             "new muxer, PAT/PMT version bumped, discontinuity flagged: {reason}"
                         ));
                     }
-                    ctx["dropped_streams"] = json!(live.map.dropped_streams);
+                    ctx.dropped_streams = live.map.dropped_streams;
                     if let Some((w, h)) = live.map.video_size() {
-                        ctx["video_size"] = json!(format!("{w}x{h}"));
+                        ctx.video_size = Some(format!("{w}x{h}"));
                     }
                 }
                 tracing::info!(channel = %self.plan.channel, index = live.index, source = %redact(&live.opened.url),
@@ -480,7 +381,7 @@ impl Runner {
 
     /// Moves on from the failed candidate `from`: the warm standby when it
     /// holds the next candidate, else the next candidates in order.
-    fn switch(&mut self, from: usize, decided: Instant, ctx: serde_json::Value) -> Option<Live> {
+    fn switch(&mut self, from: usize, decided: Instant, ctx: Failover) -> Option<Live> {
         let sb = self.standby.lock().take();
         let next = match sb {
             Some(sb) if sb.index == from + 1 => match self.use_standby(sb, decided, &ctx) {
@@ -495,12 +396,7 @@ impl Runner {
 
     /// Takes the standby over and splices its held packets in. `None` (the
     /// failure recorded) when it cannot be used.
-    fn use_standby(
-        &mut self,
-        sb: Standby,
-        decided: Instant,
-        ctx: &serde_json::Value,
-    ) -> Option<Live> {
+    fn use_standby(&mut self, sb: Standby, decided: Instant, ctx: &Failover) -> Option<Live> {
         let index = sb.index;
         let Handover {
             opened,
@@ -515,8 +411,8 @@ impl Runner {
             }
         };
         let mut ctx = ctx.clone();
-        ctx["warm_standby"] = json!(true);
-        ctx["held_packets"] = json!(held.len());
+        ctx.warm_standby = true;
+        ctx.held_packets = Some(held.len());
         opened.interrupt.extend(self.plan.connect_timeout());
         let mut live = Live {
             index,
@@ -618,9 +514,9 @@ impl Runner {
             self.shared.mark_data();
         }
         if let Some((decided, mut ctx)) = cur.pending_failover.take() {
-            ctx["to"] = json!(redact(&cur.opened.url));
-            ctx["to_index"] = json!(cur.index);
-            ctx["switch_ms"] = json!(decided.elapsed().as_secs_f64() * 1000.0);
+            ctx.to = redact(&cur.opened.url);
+            ctx.to_index = cur.index;
+            ctx.switch_ms = decided.elapsed().as_secs_f64() * 1000.0;
             self.shared.failovers.fetch_add(1, Ordering::Relaxed);
             self.shared.stall_since_ms.store(0, Ordering::Relaxed);
             self.shared.set_state(State::Healthy);
@@ -656,64 +552,89 @@ impl Runner {
         let candidates = self.plan.candidates.clone();
         let cfg = self.plan.stream.clone();
         let opts = self.plan.open_options();
-        let spawned = std::thread::Builder::new().name(format!("watch-{channel}")).spawn(move || {
-            let mut stalled_since: Option<u64> = None;
-            let mut ticks = 0u64;
-            let standby_at = standby_after_ms(&cfg);
-            // One standby per quiet spell.
-            let mut standby_tried = false;
-            while !matches!(shared.state(), State::Ended) && !shared.is_stopping() {
-                std::thread::sleep(TICK);
-                shared.ring.flush_stale();
-                ticks += 1;
-                if ticks % 5 == 0 {
-                    shared.sample_rate();
-                }
-                let quiet = shared.quiet_ms();
-                let v = verdict(quiet, &cfg);
-                let index = shared.source_index.load(Ordering::Relaxed);
-                let playing = || matches!(shared.state(), State::Healthy | State::Stalled);
-                if quiet < standby_at {
-                    // Data again: a standby opened for this spell goes.
-                    standby_tried = false;
-                    let mut slot = standby.lock();
-                    if slot.is_some() && playing() {
-                        *slot = None;
+        let spawned = std::thread::Builder::new()
+            .name(format!("watch-{channel}"))
+            .spawn(move || {
+                let mut stalled_since: Option<u64> = None;
+                let mut ticks = 0u64;
+                let standby_at = standby_after_ms(&cfg);
+                // One standby per quiet spell.
+                let mut standby_tried = false;
+                while !matches!(shared.state(), State::Ended) && !shared.is_stopping() {
+                    std::thread::sleep(TICK);
+                    shared.ring.flush_stale();
+                    ticks += 1;
+                    if ticks % 5 == 0 {
+                        shared.sample_rate();
                     }
-                } else if cfg.warm_standby && !standby_tried && index + 1 < candidates.len() && playing() {
-                    standby_tried = true;
-                    match Standby::start(&channel, index + 1, candidates[index + 1].clone(), opts.clone(),
-                        Arc::clone(&shared.stop), Duration::from_millis(cfg.failover_after_ms)) {
-                        Ok(sb) => {
-                            // Keep it only if the session is still on the
-                            // input it was opened for.
-                            let mut slot = standby.lock();
-                            if playing() && shared.source_index.load(Ordering::Relaxed) == index {
-                                *slot = Some(sb);
-                            }
+                    let quiet = shared.quiet_ms();
+                    let v = verdict(quiet, &cfg);
+                    let index = shared.source_index.load(Ordering::Relaxed);
+                    let playing = || matches!(shared.state(), State::Healthy | State::Stalled);
+                    if quiet < standby_at {
+                        // Data again: a standby opened for this spell goes.
+                        standby_tried = false;
+                        let mut slot = standby.lock();
+                        if slot.is_some() && playing() {
+                            *slot = None;
                         }
-                        Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
+                    } else if cfg.warm_standby
+                        && !standby_tried
+                        && index + 1 < candidates.len()
+                        && playing()
+                    {
+                        standby_tried = true;
+                        match Standby::start(
+                            &channel,
+                            index + 1,
+                            candidates[index + 1].clone(),
+                            opts.clone(),
+                            Arc::clone(&shared.stop),
+                            Duration::from_millis(cfg.failover_after_ms),
+                        ) {
+                            Ok(sb) => {
+                                // Keep it only if the session is still on the
+                                // input it was opened for.
+                                let mut slot = standby.lock();
+                                if playing() && shared.source_index.load(Ordering::Relaxed) == index
+                                {
+                                    *slot = Some(sb);
+                                }
+                            }
+                            Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
+                        }
+                    }
+                    if v != Verdict::Healthy && shared.transition(State::Healthy, State::Stalled) {
+                        stalled_since = Some(input::now_ms() - quiet);
+                        shared
+                            .stall_since_ms
+                            .store(input::now_ms() - quiet, Ordering::Relaxed);
+                        events.publish(
+                            Some(&channel),
+                            EventKind::Stall {
+                                source: shared.source.lock().clone(),
+                                source_index: index,
+                                quiet_ms: quiet,
+                            },
+                        );
+                    } else if v == Verdict::Healthy
+                        && shared.transition(State::Stalled, State::Healthy)
+                    {
+                        let since = stalled_since.take().unwrap_or_default();
+                        shared.stall_since_ms.store(0, Ordering::Relaxed);
+                        events.publish(
+                            Some(&channel),
+                            EventKind::StallRecovered {
+                                source: shared.source.lock().clone(),
+                                stall_ms: input::now_ms().saturating_sub(since),
+                            },
+                        );
+                    }
+                    if shared.state() != State::Stalled {
+                        stalled_since = None;
                     }
                 }
-                if v != Verdict::Healthy && shared.transition(State::Healthy, State::Stalled) {
-                    stalled_since = Some(input::now_ms() - quiet);
-                    shared.stall_since_ms.store(input::now_ms() - quiet, Ordering::Relaxed);
-                    events.emit("stall", Some(&channel), json!({
-                        "source": shared.source.lock().clone(), "source_index": index, "quiet_ms": quiet,
-                    }));
-                } else if v == Verdict::Healthy && shared.transition(State::Stalled, State::Healthy) {
-                    let since = stalled_since.take().unwrap_or_default();
-                    shared.stall_since_ms.store(0, Ordering::Relaxed);
-                    events.emit("stall_recovered", Some(&channel), json!({
-                        "source": shared.source.lock().clone(),
-                        "stall_ms": input::now_ms().saturating_sub(since),
-                    }));
-                }
-                if shared.state() != State::Stalled {
-                    stalled_since = None;
-                }
-            }
-        });
+            });
         spawned
             .map_err(|e| tracing::error!("cannot start watchdog: {e}"))
             .ok()
@@ -789,6 +710,7 @@ mod tests {
             failover_after_ms: Some(1500),
             ..Default::default()
         };
+        let ch = crate::lineup::Channel::from_config(&ch);
         let s = ch.effective_stream(&StreamConfig::default());
         assert_eq!(verdict(999, &s), Verdict::Healthy);
         assert_eq!(verdict(1000, &s), Verdict::Stalled);

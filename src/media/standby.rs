@@ -13,7 +13,8 @@ use ffmpeg_next::Packet;
 
 use super::input::{Interrupt, OpenError, OpenOptions, Opened};
 use super::remux::{InputMap, Kind};
-use super::session::{ReadEnd, connect, read_packet};
+use super::upstream::{ReadEnd, Target, connect, read_packet};
+use crate::redact::redact;
 
 /// Longest run of held packets without a new keyframe (about 20 s at 25 fps
 /// plus audio); past it the hold restarts at the next keyframe.
@@ -52,11 +53,11 @@ impl Drop for Standby {
 }
 
 impl Standby {
-    /// Starts opening candidate `index` at `url` on its own thread.
+    /// Starts opening candidate `index` (`target`) on its own thread.
     pub fn start(
         channel: &str,
         index: usize,
-        url: String,
+        target: Target,
         opts: OpenOptions,
         stop: Arc<AtomicBool>,
         read_timeout: Duration,
@@ -69,7 +70,7 @@ impl Standby {
         std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
-                let msg = match connect(&name, &url, &opts, irq) {
+                let msg = match connect(&name, &target, &opts, irq) {
                     Ok((opened, map)) => hold(opened, map, &handover_rx, read_timeout),
                     Err(e) => Some(Msg::Failed(e.reason().to_string(), e.to_string())),
                 };
@@ -152,7 +153,7 @@ fn hold(
             Err(ReadEnd::Stopped) => return None,
             Err(e) => {
                 let err = OpenError::Other {
-                    url: super::super::redact::redact(&opened.url),
+                    url: redact(&opened.url),
                     message: e.to_string(),
                 };
                 return Some(Msg::Failed(e.kind().to_string(), err.to_string()));

@@ -21,9 +21,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+use super::PlexState;
 use super::{public_image_url, xml_escape};
-use crate::config::ChannelConfig;
-use crate::http::AppState;
+use crate::lineup::Channel;
 
 /// Flush a chunk to the client once this much XML is pending.
 pub const CHUNK: usize = 64 * 1024;
@@ -90,12 +90,12 @@ fn derived_id(number: &str) -> String {
 /// The XMLTV id of each channel, index for index: its `tvg_id` when that
 /// is valid and not taken by an earlier channel, else one derived from its
 /// number. The playlist uses the same ids so clients can match them.
-pub fn xmltv_ids(channels: &[ChannelConfig]) -> Vec<String> {
+pub fn xmltv_ids(channels: &[Channel]) -> Vec<String> {
     let mut used = HashSet::with_capacity(channels.len());
     channels
         .iter()
         .map(|c| {
-            let id = match c.tvg_id.as_deref().map(str::trim) {
+            let id = match c.guide_id.as_deref().map(str::trim) {
                 Some(t) if valid_xmltv_id(t) && !used.contains(t) => t.to_string(),
                 _ => {
                     let base = derived_id(&c.number);
@@ -117,7 +117,7 @@ pub fn xmltv_ids(channels: &[ChannelConfig]) -> Vec<String> {
 /// Placeholder blocks for a channel without guide data: `PLACEHOLDER_HOURS`
 /// blocks from midnight UTC today for `PLACEHOLDER_DAYS`, titled with the
 /// channel name.
-pub fn placeholder_programmes(channel: &ChannelConfig, now: DateTime<Utc>) -> Vec<Programme> {
+pub fn placeholder_programmes(channel: &Channel, now: DateTime<Utc>) -> Vec<Programme> {
     let midnight = now
         .date_naive()
         .and_hms_opt(0, 0, 0)
@@ -155,7 +155,7 @@ pub fn write_footer(out: &mut Vec<u8>) {
 
 /// `<channel>`: id, display-name (name, then number for Plex's matching),
 /// icon.
-pub fn write_channel(out: &mut Vec<u8>, id: &str, channel: &ChannelConfig) {
+pub fn write_channel(out: &mut Vec<u8>, id: &str, channel: &Channel) {
     let _ = write!(
         out,
         "  <channel id=\"{}\">\n    <display-name>{}</display-name>\n    <display-name>{}</display-name>\n",
@@ -230,9 +230,9 @@ pub fn write_programme(out: &mut Vec<u8>, channel_id: &str, p: &Programme) -> bo
 /// programmes in start order; an empty answer gets placeholders. Stops
 /// early (returning false) when `emit` returns false (client gone).
 pub fn write_guide(
-    channels: &[ChannelConfig],
+    channels: &[Channel],
     now: DateTime<Utc>,
-    mut programmes_for: impl FnMut(&ChannelConfig) -> Vec<Programme>,
+    mut programmes_for: impl FnMut(&Channel) -> Vec<Programme>,
     mut emit: impl FnMut(Vec<u8>) -> bool,
 ) -> bool {
     let ids = xmltv_ids(channels);
@@ -323,9 +323,9 @@ impl<F: FnMut(Vec<u8>) -> bool> Gzip<F> {
 /// thread; at most two chunks wait in the channel, so memory stays flat
 /// whatever the guide size.
 pub fn guide_response(
-    channels: Vec<ChannelConfig>,
+    channels: Vec<Channel>,
     gzip: bool,
-    programmes_for: impl FnMut(&ChannelConfig) -> Vec<Programme> + Send + 'static,
+    programmes_for: impl FnMut(&Channel) -> Vec<Programme> + Send + 'static,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
     let now = Utc::now();
@@ -365,7 +365,7 @@ pub fn guide_response(
 }
 
 /// Until guide sources exist, every channel gets placeholders.
-pub async fn epg_xml(State(st): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn epg_xml(State(st): State<PlexState>, headers: HeaderMap) -> Response {
     guide_response(st.lineup.enabled(), accepts_gzip(&headers), |_| Vec::new()).into_response()
 }
 
@@ -373,14 +373,14 @@ pub async fn epg_xml(State(st): State<AppState>, headers: HeaderMap) -> Response
 mod tests {
     use super::*;
 
-    fn ch(number: &str, tvg: Option<&str>) -> ChannelConfig {
-        ChannelConfig {
+    fn ch(number: &str, tvg: Option<&str>) -> Channel {
+        Channel::from_config(&crate::config::ChannelConfig {
             number: number.into(),
             name: format!("Chan {number} & <Co>"),
             streams: vec!["http://u:p@x/1.ts".into()],
             tvg_id: tvg.map(str::to_string),
             ..Default::default()
-        }
+        })
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The HDHomeRun HTTP API Plex calls: discover.json, lineup_status.json,
-//! lineup.json, lineup.post, device.xml / capability. Stream URLs
-//! (`/auto/v<n>`, `/tuner<N>/v<n>`) are served by `crate::http`; this
-//! module only points at them. Field names and types: PROTOCOLS.md.
+//! lineup.json, lineup.post, device.xml / capability, and the error codes
+//! a refused tune answers with. Stream URLs (`/auto/v<n>`,
+//! `/tuner<N>/v<n>`) are served by `crate::http`; this module only points
+//! at them. Field names and types: PROTOCOLS.md.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -9,15 +10,38 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use super::PlexState;
 use super::xml_escape;
-use crate::config::ChannelConfig;
-use crate::http::AppState;
+use crate::lineup::Channel;
+use crate::media::manager::TuneError;
 
 pub const MANUFACTURER: &str = "Silicondust";
 pub const MODEL_NUMBER: &str = "HDTC-2US";
 pub const FIRMWARE_NAME: &str = "hdhomeruntc_atsc";
 pub const FIRMWARE_VERSION: &str = "20200101";
 pub const DEVICE_TYPE: &str = "urn:schemas-upnp-org:device:MediaServer:1";
+
+/// `X-HDHomeRun-Error` codes a real tuner answers with (HTTP 503).
+pub const ERR_ALL_TUNERS_IN_USE: &str = "805";
+pub const ERR_TUNE_FAILED: &str = "806";
+/// No video data in time; kept for completeness: a session that starts
+/// but never delivers a keyframe ends as a failed tune (806) today.
+pub const ERR_NO_VIDEO_DATA: &str = "807";
+
+/// A refused tune as a real tuner answers it: 503 with the error code.
+pub fn tune_error_response(e: &TuneError) -> Response {
+    let code = match e {
+        TuneError::AllTunersBusy(_) => ERR_ALL_TUNERS_IN_USE,
+        TuneError::Failed(_) => ERR_TUNE_FAILED,
+        TuneError::ShuttingDown => ERR_TUNE_FAILED,
+    };
+    let mut r = (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
+    r.headers_mut().insert(
+        "X-HDHomeRun-Error",
+        axum::http::HeaderValue::from_static(code),
+    );
+    r
+}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -67,7 +91,7 @@ pub fn stream_url(base: &str, number: &str) -> String {
 }
 
 /// Lineup entries for the enabled channels, in channel order.
-pub fn lineup_entries(base: &str, channels: &[ChannelConfig]) -> Vec<LineupEntry> {
+pub fn lineup_entries(base: &str, channels: &[Channel]) -> Vec<LineupEntry> {
     channels
         .iter()
         .filter(|c| c.is_enabled())
@@ -80,7 +104,7 @@ pub fn lineup_entries(base: &str, channels: &[ChannelConfig]) -> Vec<LineupEntry
         .collect()
 }
 
-pub async fn discover(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn discover(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
     let base = super::base_url(&st, &uri, &headers);
     Json(Discover {
         friendly_name: st.device.friendly_name.clone(),
@@ -109,7 +133,7 @@ pub async fn lineup_status() -> Response {
     .into_response()
 }
 
-pub async fn lineup(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn lineup(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
     let base = super::base_url(&st, &uri, &headers);
     Json(lineup_entries(&base, &st.lineup.all())).into_response()
 }
@@ -165,7 +189,7 @@ pub fn device_xml_body(base: &str, friendly_name: &str, serial: &str, udn: &str)
     )
 }
 
-pub async fn device_xml(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn device_xml(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
     let base = super::base_url(&st, &uri, &headers);
     let body = device_xml_body(
         &base,
@@ -191,12 +215,14 @@ mod tests {
 
     #[test]
     fn lineup_skips_disabled_and_keeps_order() {
-        let ch = |n: &str, enabled| ChannelConfig {
-            number: n.into(),
-            name: format!("C{n} HD"),
-            streams: vec!["http://user:pw@provider.example/live/u/p/1.ts".into()],
-            enabled: Some(enabled),
-            ..Default::default()
+        let ch = |n: &str, enabled| {
+            Channel::from_config(&crate::config::ChannelConfig {
+                number: n.into(),
+                name: format!("C{n} HD"),
+                streams: vec!["http://user:pw@provider.example/live/u/p/1.ts".into()],
+                enabled: Some(enabled),
+                ..Default::default()
+            })
         };
         let e = lineup_entries(
             "http://10.0.0.2:5004",

@@ -1,17 +1,22 @@
 //! Plex tuner emulation: the HDHomeRun identity (`device`), HTTP API
-//! (`hdhomerun`), discovery (`discovery` codec + `udp` responder on 65001,
-//! `ssdp`), `playlist.m3u` (`playlist`), `epg.xml` (`epg`) and the
-//! advertised addresses (`urls`). Streams themselves are `crate::http`'s.
+//! (`hdhomerun`, with the 805/806/807 tune error codes), discovery
+//! (`discovery` codec + `udp` responder on 65001, `ssdp_msg` parser +
+//! `ssdp` responder, `advert` for what they announce), `playlist.m3u`
+//! (`playlist`), `epg.xml` (`epg`) and the advertised addresses (`urls`).
+//! Its routes need only [`PlexState`]; streams are `crate::http`'s.
 
+pub mod advert;
 pub mod device;
 pub mod discovery;
 pub mod epg;
 pub mod hdhomerun;
 pub mod playlist;
 pub mod ssdp;
+pub mod ssdp_msg;
 pub mod udp;
 pub mod urls;
 
+pub use advert::{Advert, Advertisers, log_setup_urls};
 pub use device::Device;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -19,17 +24,33 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::config::Config;
-use crate::http::AppState;
+use crate::lineup::Lineup;
 use crate::media::manager::Sessions;
 
-/// The HDHomeRun/Plex routes, merged into the main router.
-pub fn routes() -> Router<AppState> {
+/// What the Plex/HDHomeRun routes read.
+#[derive(Clone)]
+pub struct PlexState {
+    pub lineup: Arc<Lineup>,
+    /// HDHomeRun identity (stable DeviceID from the store).
+    pub device: Arc<Device>,
+    /// The tuner budget.
+    pub sessions: Arc<Sessions>,
+    pub public_url: Option<String>,
+    /// The configured `server.listen` (used until the bound address is known).
+    pub listen: String,
+}
+
+/// The HDHomeRun/Plex routes, for any app state they can be cut from.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    PlexState: FromRef<S>,
+{
     Router::new()
         .route("/discover.json", get(hdhomerun::discover))
         .route("/lineup_status.json", get(hdhomerun::lineup_status))
@@ -47,26 +68,21 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The bound HTTP address (the configured one before `run` records it).
-fn http_addr(st: &AppState) -> SocketAddr {
+fn http_addr(st: &PlexState) -> SocketAddr {
     st.device
         .http_addr
-        .or_else(|| st.config.server.listen.parse().ok())
+        .or_else(|| st.listen.parse().ok())
         .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5004))
 }
 
 /// The base URL to put in a response to this request.
-pub(crate) fn base_url(st: &AppState, uri: &Uri, headers: &HeaderMap) -> String {
-    urls::request_base(
-        st.config.server.public_url.as_deref(),
-        http_addr(st),
-        uri,
-        headers,
-    )
+pub(crate) fn base_url(st: &PlexState, uri: &Uri, headers: &HeaderMap) -> String {
+    urls::request_base(st.public_url.as_deref(), http_addr(st), uri, headers)
 }
 
-async fn api_urls(State(st): State<AppState>) -> Response {
+async fn api_urls(State(st): State<PlexState>) -> Response {
     Json(urls::SetupUrls::new(
-        st.config.server.public_url.as_deref(),
+        st.public_url.as_deref(),
         http_addr(&st),
     ))
     .into_response()
@@ -102,106 +118,6 @@ pub fn public_image_url(url: Option<&str>) -> Option<&str> {
     let secret = crate::redact::has_credentials(&parsed);
     (matches!(parsed.scheme(), "http" | "https") && !secret && !u.chars().any(char::is_whitespace))
         .then_some(u)
-}
-
-/// What the discovery responders announce. Read-only once built.
-pub struct Advert {
-    pub device: Arc<Device>,
-    /// The bound HTTP address (its port goes into every URL).
-    pub http_addr: SocketAddr,
-    pub public_url: Option<String>,
-    /// The current tuner budget.
-    pub tuner_count: Box<dyn Fn() -> u32 + Send + Sync>,
-}
-
-impl Advert {
-    pub fn new(
-        config: &Config,
-        device: Arc<Device>,
-        http_addr: SocketAddr,
-        sessions: Arc<Sessions>,
-    ) -> Self {
-        Self {
-            device,
-            http_addr,
-            public_url: config.server.public_url.clone(),
-            tuner_count: Box::new(move || sessions.tuner_count()),
-        }
-    }
-
-    /// The base URL as seen from `peer`.
-    pub fn base_for(&self, peer: IpAddr) -> String {
-        urls::base_for_peer(self.public_url.as_deref(), self.http_addr, peer)
-    }
-
-    /// The base URL for multicast announcements (no particular peer).
-    pub fn advertised_base(&self) -> String {
-        urls::advertised_base(self.public_url.as_deref(), self.http_addr).0
-    }
-}
-
-/// The running discovery responders (each optional: disabled in config or
-/// its port was unavailable).
-pub struct Advertisers {
-    pub udp: Option<udp::UdpResponder>,
-    pub ssdp: Option<ssdp::SsdpResponder>,
-}
-
-impl Advertisers {
-    /// Starts what `config.discovery` enables on the standard ports. A port
-    /// that cannot be bound is a warning naming it, never an error: Plex
-    /// can always add the tuner by address.
-    pub async fn start(config: &Config, advert: Arc<Advert>) -> Self {
-        let udp = if config.discovery.udp {
-            let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), udp::PORT);
-            match udp::UdpResponder::start(bind, Arc::clone(&advert)).await {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::warn!(
-                        "HDHomeRun discovery off: cannot bind UDP port {} ({bind}): {e}; add the tuner in Plex by address",
-                        udp::PORT
-                    );
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let ssdp = if config.discovery.ssdp {
-            let opts = ssdp::SsdpOptions::standard();
-            let bind = opts.bind;
-            match ssdp::SsdpResponder::start(opts, Arc::clone(&advert)).await {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    tracing::warn!(
-                        "SSDP off: cannot bind UDP port {} ({bind}): {e}",
-                        ssdp::PORT
-                    );
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        Self { udp, ssdp }
-    }
-
-    /// Says `ssdp:byebye`, then closes both sockets.
-    pub async fn stop(self) {
-        if let Some(s) = self.ssdp {
-            s.stop().await;
-        }
-        if let Some(u) = self.udp {
-            u.stop().await;
-        }
-    }
-}
-
-/// Logs the setup URLs once at start-up.
-pub fn log_setup_urls(config: &Config, http_addr: SocketAddr) {
-    for line in urls::SetupUrls::new(config.server.public_url.as_deref(), http_addr).lines() {
-        tracing::info!("{line}");
-    }
 }
 
 #[cfg(test)]

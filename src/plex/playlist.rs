@@ -7,11 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use super::PlexState;
 use super::epg::xmltv_ids;
 use super::hdhomerun::stream_url;
 use super::public_image_url;
-use crate::config::ChannelConfig;
-use crate::http::AppState;
+use crate::lineup::Channel;
 
 /// An attribute value: M3U has no escaping, so quotes become apostrophes
 /// and line breaks spaces (a hostile name must not start a new line).
@@ -35,8 +35,8 @@ fn title(s: &str) -> String {
 }
 
 /// The playlist for `channels` (disabled ones are skipped) served at `base`.
-pub fn render(base: &str, channels: &[ChannelConfig]) -> String {
-    let enabled: Vec<ChannelConfig> = channels
+pub fn render(base: &str, channels: &[Channel]) -> String {
+    let enabled: Vec<Channel> = channels
         .iter()
         .filter(|c| c.is_enabled())
         .cloned()
@@ -59,7 +59,7 @@ pub fn render(base: &str, channels: &[ChannelConfig]) -> String {
     out
 }
 
-pub async fn playlist(State(st): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn playlist(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
     let base = super::base_url(&st, &uri, &headers);
     let body = render(&base, &st.lineup.all());
     (
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn lists_enabled_channels_with_our_urls_only() {
         let chans = vec![
-            ChannelConfig {
+            Channel::from_config(&crate::config::ChannelConfig {
                 number: "101".into(),
                 name: "News \"24\"\nEvil".into(),
                 streams: vec!["http://prov.example/live/alice/s3cret/1.ts".into()],
@@ -87,21 +87,21 @@ mod tests {
                 logo: Some("https://logos.example/n24.png".into()),
                 group: Some("News".into()),
                 ..Default::default()
-            },
-            ChannelConfig {
+            }),
+            Channel::from_config(&crate::config::ChannelConfig {
                 number: "102".into(),
                 name: "Hidden".into(),
                 streams: vec!["http://prov.example/live/alice/s3cret/2.ts".into()],
                 enabled: Some(false),
                 ..Default::default()
-            },
-            ChannelConfig {
+            }),
+            Channel::from_config(&crate::config::ChannelConfig {
                 number: "103".into(),
                 name: "Sport".into(),
                 streams: vec!["http://prov.example/get.php?username=alice&password=s3cret".into()],
                 logo: Some("http://prov.example/logo.png?password=s3cret".into()),
                 ..Default::default()
-            },
+            }),
         ];
         let m3u = render("http://10.0.0.5:5004", &chans);
         let lines: Vec<&str> = m3u.lines().collect();

@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::Advert;
+use super::advert::Advert;
 use super::discovery::{self, MAX_FRAME, Reply};
 
 /// The port every HDHomeRun client broadcasts to.

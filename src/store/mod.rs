@@ -1,15 +1,17 @@
-//! The SQLite store (sqlx, migrations in `migrations/`): events and small
-//! persistent settings. Threads that cannot await (the demux threads) hand
-//! events to [`EventSink`], whose task writes them in order and logs them.
+//! The SQLite store (sqlx, migrations in `migrations/`), a file per table
+//! group: `events` (the event log and its writer, a bus subscriber) and
+//! small persistent settings (`kv`, here). The database file is created
+//! readable by its owner only.
+
+pub mod events;
+
+pub use events::{EventQuery, Retention, StoredEvent};
 
 use std::path::Path;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
-use sqlx::Row;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -22,27 +24,6 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-}
-
-/// One stored event. `detail` is a JSON object; URLs in it are redacted by
-/// whoever builds it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Event {
-    pub ts: String,
-    pub kind: String,
-    pub channel: Option<String>,
-    pub detail: serde_json::Value,
-}
-
-impl Event {
-    pub fn new(kind: &str, channel: Option<&str>, detail: serde_json::Value) -> Self {
-        Self {
-            ts: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-            kind: kind.to_string(),
-            channel: channel.map(str::to_string),
-            detail,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -58,6 +39,10 @@ impl Store {
             source,
         })?;
         let path = data_dir.join("streamforge.db");
+        owner_only(&path).map_err(|source| StoreError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -70,36 +55,8 @@ impl Store {
         Ok(Self { pool })
     }
 
-    pub async fn insert_event(&self, e: &Event) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO events (ts, kind, channel, detail) VALUES (?, ?, ?, ?)")
-            .bind(&e.ts)
-            .bind(&e.kind)
-            .bind(&e.channel)
-            .bind(e.detail.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Newest first.
-    pub async fn events(&self, limit: u32, kind: Option<&str>) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT ts, kind, channel, detail FROM events WHERE (?1 IS NULL OR kind = ?1) ORDER BY id DESC LIMIT ?2",
-        )
-        .bind(kind)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Event {
-                ts: r.get("ts"),
-                kind: r.get("kind"),
-                channel: r.get("channel"),
-                detail: serde_json::from_str(r.get::<&str, _>("detail"))
-                    .unwrap_or(serde_json::Value::Null),
-            })
-            .collect())
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn get_kv(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -123,41 +80,22 @@ impl Store {
     }
 }
 
-/// A cheap, cloneable handle any thread can record events through. Events
-/// are logged at once and written by one task in the order they were sent.
-#[derive(Clone)]
-pub struct EventSink {
-    tx: mpsc::UnboundedSender<Event>,
-}
-
-impl EventSink {
-    /// Starts the writer task; it ends when every sink is dropped, after
-    /// writing what was queued.
-    pub fn start(store: Store) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-        let task = tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                if let Err(err) = store.insert_event(&e).await {
-                    tracing::error!(kind = %e.kind, "cannot store event: {err:#}");
-                }
-            }
-        });
-        (Self { tx }, task)
+/// Creates the database file readable by its owner only (SQLite gives its
+/// `-wal` and `-shm` files the same mode), and tightens an existing one.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
-
-    pub fn emit(&self, kind: &str, channel: Option<&str>, detail: serde_json::Value) {
-        let e = Event::new(kind, channel, detail);
-        match kind {
-            "candidate_failed" | "stall" | "failover" | "exhausted" | "reader_dropped"
-            | "reader_lagged" => {
-                tracing::warn!(channel = channel.unwrap_or("-"), kind, detail = %e.detail, "event")
-            }
-            _ => {
-                tracing::info!(channel = channel.unwrap_or("-"), kind, detail = %e.detail, "event")
-            }
-        }
-        let _ = self.tx.send(e);
-    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Parses an RFC 3339 timestamp as stored in `events.ts`.

@@ -17,6 +17,9 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod stats;
+pub mod types;
+
+pub use types::{CHANNEL_DEFAULT, LIVE_DEFAULT, ProbeError};
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -25,40 +28,10 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::media::input::OpenError;
+use crate::lineup::Lineup;
 use crate::redact::redact;
 use report::{Candidate, Report};
 use run::Options;
-use source::HttpInfo;
-
-/// How long a live input is watched when `--duration` is not given.
-pub const LIVE_DEFAULT: Duration = Duration::from_secs(10);
-/// Per candidate when probing a channel: the table needs liveness, the
-/// first keyframe and a bitrate, not a long watch.
-pub const CHANNEL_DEFAULT: Duration = Duration::from_secs(5);
-
-/// Why an input could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    #[error("{}", open_message(error, http.as_deref()))]
-    Open {
-        error: OpenError,
-        http: Option<Box<HttpInfo>>,
-    },
-    #[error("cannot read {path}: {error}")]
-    File { path: String, error: std::io::Error },
-}
-
-fn open_message(e: &OpenError, http: Option<&HttpInfo>) -> String {
-    match (e, http) {
-        (OpenError::Http { .. } | OpenError::Unreachable { .. }, _) | (_, None) => e.to_string(),
-        (_, Some(h)) => format!(
-            "{e} (HTTP {}, {})",
-            h.status,
-            h.content_type.as_deref().unwrap_or("no content type")
-        ),
-    }
-}
 
 impl ProbeError {
     /// Short machine-friendly reason ("unreachable", "http_error",
@@ -133,7 +106,8 @@ pub fn run_blocking(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
         user_agent: config.stream.user_agent.clone(),
     };
     if looks_like_channel(&args.input) {
-        return probe_channel(&args.input, &config, opts, args.json, out);
+        let lineup = Lineup::from_config(&config);
+        return probe_channel(&args.input, &lineup, opts, args.json, out);
     }
     let json = args.json;
     let result = run::probe(&args.input, &opts, &mut |d| {
@@ -167,18 +141,14 @@ pub fn run_blocking(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
 
 fn probe_channel(
     number: &str,
-    config: &Config,
+    lineup: &Lineup,
     mut opts: Options,
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let Some(ch) = config.channel.iter().find(|c| c.number == number) else {
-        let known: Vec<&str> = config
-            .channel
-            .iter()
-            .map(|c| c.number.as_str())
-            .take(20)
-            .collect();
+    let Some(ch) = lineup.find(number) else {
+        let all = lineup.all();
+        let known: Vec<&str> = all.iter().map(|c| c.number.as_str()).take(20).collect();
         anyhow::bail!(
             "channel {number} is not in the config (channels: {}); to probe a file of that name, use ./{number}",
             if known.is_empty() {
@@ -200,15 +170,16 @@ fn probe_channel(
             "Channel {} \"{}\"{disabled}: {} candidates in failover order, {each} each",
             ch.number,
             ch.name,
-            ch.streams.len()
+            ch.candidates.len()
         )?;
         out.flush()?;
     }
     let progress = !json && std::io::stderr().is_terminal();
     let mut rows = Vec::new();
-    for (i, url) in ch.streams.iter().enumerate() {
+    for (i, candidate) in ch.candidates.iter().enumerate() {
+        let url = &candidate.url;
         if progress {
-            eprintln!("probing {}/{}: {}", i + 1, ch.streams.len(), redact(url));
+            eprintln!("probing {}/{}: {}", i + 1, ch.candidates.len(), redact(url));
         }
         let row = match run::probe(url, &opts, &mut |_| {}) {
             Ok(r) => Candidate {
@@ -265,7 +236,9 @@ pub fn probe(input: &str, duration: Option<Duration>) -> Result<Report, ProbeErr
 
 #[cfg(test)]
 mod tests {
+    use super::source::HttpInfo;
     use super::*;
+    use crate::media::input::OpenError;
 
     #[test]
     fn channel_numbers_are_recognised() {

@@ -9,10 +9,10 @@ use ffmpeg_next::format::context::Input;
 use serde::Serialize;
 
 use super::continuity::Continuity;
-use super::describe::{Format, Program, Stream, describe};
-use super::run::Observed;
+use super::describe::{Format, Program, Stream, describe, kbps};
 use super::source::HttpInfo;
 use super::stats::{AvOffset, BitrateSummary, Discontinuity, Gaps, Gop, Stall, Windows, round1};
+use super::types::{End, Observed};
 
 /// What the input is: known as soon as it is open.
 #[derive(Debug, Clone, Serialize)]
@@ -303,17 +303,6 @@ pub fn time(ms: u64) -> String {
         format!("{ms} ms")
     } else {
         format!("{:.2} s", ms as f64 / 1000.0)
-    }
-}
-
-/// "512 kb/s" / "4.20 Mb/s".
-pub fn kbps(bps: u64) -> String {
-    if bps >= 10_000_000 {
-        format!("{:.1} Mb/s", bps as f64 / 1e6)
-    } else if bps >= 1_000_000 {
-        format!("{:.2} Mb/s", bps as f64 / 1e6)
-    } else {
-        format!("{} kb/s", (bps + 500) / 1000)
     }
 }
 
@@ -628,7 +617,7 @@ impl Candidate {
                 if h.continuity.errors > 0 {
                     notes.push(format!("{} CC err", h.continuity.errors));
                 }
-                if h.end != super::run::End::Duration.text() && h.live {
+                if h.end != End::Duration.text() && h.live {
                     notes.push("ended early".into());
                 }
                 if notes.is_empty() {

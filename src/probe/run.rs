@@ -14,13 +14,13 @@ use ffmpeg::media::Type as MediaType;
 use ffmpeg_next as ffmpeg;
 use parking_lot::Mutex;
 
-use super::ProbeError;
 use super::continuity::Continuity;
 use super::report::{self, Described, Health, Report};
 use super::source::{BodyEnd, Fetch, FetchOptions, FileReader, HttpInfo, WireStats};
 use super::stats::{ArrivalLog, Gaps, Interleave, Track, Windows};
+use super::types::{End, LIVE_DEFAULT, Observed, ProbeError};
 use crate::media::input::{self, Interrupt, OpenError, OpenOptions, Opened};
-use crate::media::session::{ReadEnd, read_packet};
+use crate::media::upstream::{ReadEnd, read_packet};
 use crate::redact::redact;
 
 /// Gaps in the arrival of bytes longer than this are stalls. A live TS
@@ -55,29 +55,6 @@ pub fn classify(input: &str) -> Source {
         // One-letter "schemes" are Windows drive letters.
         Ok(u) if u.scheme().len() > 1 => Source::Other(input.to_string()),
         _ => Source::File(PathBuf::from(input)),
-    }
-}
-
-/// How the observation ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum End {
-    /// The duration was reached.
-    Duration,
-    /// End of a file.
-    Eof,
-    /// A live upstream ended the stream.
-    Closed,
-    Error(String),
-}
-
-impl End {
-    pub fn text(&self) -> String {
-        match self {
-            End::Duration => "duration reached".into(),
-            End::Eof => "end of file".into(),
-            End::Closed => "upstream closed the stream".into(),
-            End::Error(e) => format!("read error: {e}"),
-        }
     }
 }
 
@@ -295,7 +272,7 @@ fn probe_http(
     let open_ms = ms_since(t0);
     let desc = report::described(&opened.input, &shown, Some(&http));
     described(&desc);
-    let duration = opts.duration.unwrap_or(super::LIVE_DEFAULT);
+    let duration = opts.duration.unwrap_or(LIVE_DEFAULT);
     interrupt.extend(remaining(t0, duration));
     let watch = Watch {
         live: true,
@@ -346,6 +323,7 @@ fn probe_libav(
         connect_timeout: opts.connect_timeout,
         user_agent: opts.user_agent.clone(),
         skip_fps_probe: false,
+        referrer: None,
     };
     // DNS cannot be interrupted: open on a thread we can stop waiting for.
     let rx = input::open_in_background(
@@ -369,7 +347,7 @@ fn probe_libav(
     let open_ms = ms_since(t0);
     let desc = report::described(&opened.input, &shown, http.as_ref());
     described(&desc);
-    let duration = opts.duration.unwrap_or(super::LIVE_DEFAULT);
+    let duration = opts.duration.unwrap_or(LIVE_DEFAULT);
     opened.interrupt.extend(remaining(t0, duration));
     let threshold = match handoff {
         // Segments arrive in bursts about a target duration apart (6 s
@@ -407,30 +385,6 @@ fn probe_libav(
     };
     health.continuity_not_measured(why);
     Ok(Report::new(desc, health, &obs))
-}
-
-/// What the demux loop saw.
-pub struct Observed {
-    pub tracks: Vec<Track>,
-    pub video: Option<usize>,
-    pub audio: Option<usize>,
-    pub interleave: Interleave,
-    /// Payload bytes per second of media time.
-    pub media: Windows,
-    media_last_ms: Option<f64>,
-    /// Packet delivery times (stalls when the bytes are not ours to time).
-    pub delivery: Gaps,
-    pub first_packet_ms: Option<u64>,
-    pub first_keyframe_ms: Option<u64>,
-    pub end: End,
-    pub end_ms: u64,
-}
-
-impl Observed {
-    /// The media-time end of the observation, for bitrate windows.
-    pub fn media_end_ms(&self) -> f64 {
-        self.media_last_ms.unwrap_or(0.0)
-    }
 }
 
 struct Watch<'a> {

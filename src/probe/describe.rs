@@ -330,7 +330,7 @@ impl Stream {
             _ => {}
         }
         if let Some(b) = self.bit_rate.as_deref().and_then(|b| b.parse::<u64>().ok()) {
-            parts.push(super::report::kbps(b));
+            parts.push(kbps(b));
         }
         if let Some(lang) = self.tags.get("language") {
             parts.push(format!("[{lang}]"));
@@ -358,6 +358,17 @@ fn fps(r: &str) -> Option<f64> {
 fn trim_float(x: f64) -> String {
     let s = format!("{x:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// "512 kb/s" / "4.20 Mb/s".
+pub fn kbps(bps: u64) -> String {
+    if bps >= 10_000_000 {
+        format!("{:.1} Mb/s", bps as f64 / 1e6)
+    } else if bps >= 1_000_000 {
+        format!("{:.2} Mb/s", bps as f64 / 1e6)
+    } else {
+        format!("{} kb/s", (bps + 500) / 1000)
+    }
 }
 
 #[cfg(test)]

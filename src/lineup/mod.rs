@@ -1,0 +1,94 @@
+//! The live lineup: the one source of channels for every consumer after
+//! start-up (stream endpoints, `lineup.json`, `playlist.m3u`, `epg.xml`,
+//! `probe` by number, logs). It is swapped as a whole, so a reader sees
+//! either the old lineup or the new one, never half of each. The channel
+//! model itself is in `channel`; matching and numbering come later.
+
+pub mod channel;
+
+pub use channel::{Candidate, CandidateSource, Channel, EngineOverrides, Tier};
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::config::Config;
+
+/// Readers take a snapshot (`Arc`) and never hold the lock while serving;
+/// the lock is held only to clone or replace that `Arc`.
+pub struct Lineup {
+    channels: RwLock<Arc<Vec<Channel>>>,
+}
+
+impl Lineup {
+    pub fn new(channels: Vec<Channel>) -> Arc<Self> {
+        Arc::new(Self {
+            channels: RwLock::new(Arc::new(channels)),
+        })
+    }
+
+    /// The config's `[[channel]]` entries, in order.
+    pub fn from_config(config: &Config) -> Arc<Self> {
+        Self::new(config.channel.iter().map(Channel::from_config).collect())
+    }
+
+    /// Every channel, enabled or not, in channel order.
+    pub fn all(&self) -> Arc<Vec<Channel>> {
+        Arc::clone(&self.channels.read())
+    }
+
+    /// Enabled channels in channel order.
+    pub fn enabled(&self) -> Vec<Channel> {
+        self.all()
+            .iter()
+            .filter(|c| c.is_enabled())
+            .cloned()
+            .collect()
+    }
+
+    /// An enabled channel by its number.
+    pub fn get(&self, number: &str) -> Option<Channel> {
+        self.all()
+            .iter()
+            .find(|c| c.number == number && c.is_enabled())
+            .cloned()
+    }
+
+    /// Any channel by its number, enabled or not (diagnostics).
+    pub fn find(&self, number: &str) -> Option<Channel> {
+        self.all().iter().find(|c| c.number == number).cloned()
+    }
+
+    /// Replaces the whole lineup at once.
+    pub fn replace(&self, channels: Vec<Channel>) {
+        *self.channels.write() = Arc::new(channels);
+    }
+
+    pub fn len(&self) -> usize {
+        self.channels.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_survives_a_swap() {
+        let l = Lineup::new(vec![Channel::new("101", "A", &["http://h/a.ts"])]);
+        let before = l.all();
+        let mut off = Channel::new("102", "B", &["http://h/b.ts"]);
+        off.enabled = false;
+        l.replace(vec![Channel::new("103", "C", &["http://h/c.ts"]), off]);
+        assert_eq!(before[0].number, "101", "readers keep what they took");
+        assert!(l.get("101").is_none());
+        assert!(l.get("103").is_some());
+        assert!(l.get("102").is_none() && l.find("102").is_some());
+        assert_eq!(l.enabled().len(), 1);
+        assert_eq!(l.len(), 2);
+    }
+}

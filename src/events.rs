@@ -242,12 +242,22 @@ impl EventBus {
     }
 
     pub fn counts(&self) -> BusCounts {
-        let s = &self.stats;
+        self.stats.counts()
+    }
+
+    /// The counters, readable after every bus handle is gone.
+    pub fn stats(&self) -> Arc<BusStats> {
+        Arc::clone(&self.stats)
+    }
+}
+
+impl BusStats {
+    pub fn counts(&self) -> BusCounts {
         BusCounts {
-            published: s.published.load(Ordering::Relaxed),
-            dropped_store: s.dropped_store.load(Ordering::Relaxed),
-            dropped_log: s.dropped_log.load(Ordering::Relaxed),
-            dropped_other: s.dropped_other.load(Ordering::Relaxed),
+            published: self.published.load(Ordering::Relaxed),
+            dropped_store: self.dropped_store.load(Ordering::Relaxed),
+            dropped_log: self.dropped_log.load(Ordering::Relaxed),
+            dropped_other: self.dropped_other.load(Ordering::Relaxed),
         }
     }
 }

@@ -32,7 +32,8 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::lineup::Lineup;
 use crate::media::manager::Sessions;
-use crate::store::{Retention, Store};
+use crate::store::Store;
+use crate::store::events::Retention;
 
 /// Every area's routes over one state.
 pub fn router(state: AppState) -> Router {

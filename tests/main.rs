@@ -5,6 +5,9 @@ mod util;
 
 mod config;
 mod engine;
+mod events;
 mod failover;
+mod layout;
+mod lineup;
 mod plex;
 mod probe;

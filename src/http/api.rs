@@ -15,7 +15,8 @@ use serde_json::json;
 
 use crate::events::EventBus;
 use crate::media::manager::Sessions;
-use crate::store::{EventQuery, Store};
+use crate::store::Store;
+use crate::store::events::EventQuery;
 
 /// What the API routes read.
 #[derive(Clone)]

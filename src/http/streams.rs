@@ -154,7 +154,7 @@ fn client_body(reader: RingReader, guard: ClientGuard, events: EventBus) -> Body
                             EventKind::ReaderDropped {
                                 lags: st.lags.len(),
                                 window_s: DROP_WINDOW.as_secs(),
-                                skipped_bytes: skipped as u64,
+                                skipped_bytes: skipped,
                             },
                         );
                         return None;

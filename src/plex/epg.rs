@@ -21,8 +21,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::PlexState;
-use super::{public_image_url, xml_escape};
+use super::state::PlexState;
+use super::xml::{public_image_url, xml_escape};
 use crate::lineup::Channel;
 
 /// Flush a chunk to the client once this much XML is pending.

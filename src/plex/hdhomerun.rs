@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::PlexState;
-use super::xml_escape;
+use super::state::{PlexState, base_url};
+use super::xml::xml_escape;
 use crate::lineup::Channel;
 use crate::media::manager::TuneError;
 
@@ -105,7 +105,7 @@ pub fn lineup_entries(base: &str, channels: &[Channel]) -> Vec<LineupEntry> {
 }
 
 pub async fn discover(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
-    let base = super::base_url(&st, &uri, &headers);
+    let base = base_url(&st, &uri, &headers);
     Json(Discover {
         friendly_name: st.device.friendly_name.clone(),
         manufacturer: MANUFACTURER,
@@ -134,7 +134,7 @@ pub async fn lineup_status() -> Response {
 }
 
 pub async fn lineup(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
-    let base = super::base_url(&st, &uri, &headers);
+    let base = base_url(&st, &uri, &headers);
     Json(lineup_entries(&base, &st.lineup.all())).into_response()
 }
 
@@ -190,7 +190,7 @@ pub fn device_xml_body(base: &str, friendly_name: &str, serial: &str, udn: &str)
 }
 
 pub async fn device_xml(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
-    let base = super::base_url(&st, &uri, &headers);
+    let base = base_url(&st, &uri, &headers);
     let body = device_xml_body(
         &base,
         &st.device.friendly_name,

@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
-use super::PlexState;
 use super::epg::xmltv_ids;
 use super::hdhomerun::stream_url;
-use super::public_image_url;
+use super::state::{PlexState, base_url};
+use super::xml::public_image_url;
 use crate::lineup::Channel;
 
 /// An attribute value: M3U has no escaping, so quotes become apostrophes
@@ -60,7 +60,7 @@ pub fn render(base: &str, channels: &[Channel]) -> String {
 }
 
 pub async fn playlist(State(st): State<PlexState>, uri: Uri, headers: HeaderMap) -> Response {
-    let base = super::base_url(&st, &uri, &headers);
+    let base = base_url(&st, &uri, &headers);
     let body = render(&base, &st.lineup.all());
     (
         [

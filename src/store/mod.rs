@@ -5,8 +5,6 @@
 
 pub mod events;
 
-pub use events::{EventQuery, Retention, StoredEvent};
-
 use std::path::Path;
 use std::str::FromStr;
 

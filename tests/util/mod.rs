@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use streamforge::config::{ChannelConfig, Config};
+use streamforge::lineup::Lineup;
 use tokio::sync::oneshot;
 
 pub use streamforge::demo::upstream::{Mode, Upstream};
@@ -67,6 +70,8 @@ pub fn fast_config(channels: Vec<ChannelConfig>) -> Config {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// The live lineup (starts as the config's channels; tests may swap it).
+    pub lineup: Arc<Lineup>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _tmp: Option<tempfile::TempDir>,
@@ -91,12 +96,19 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(streamforge::run(config, listener, async move {
-            let _ = rx.await;
-        }));
+        let lineup = Lineup::from_config(&config);
+        let task = tokio::spawn(streamforge::run_with_lineup(
+            config,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+            Arc::clone(&lineup),
+        ));
         let s = Self {
             addr,
             data_dir,
+            lineup,
             stop: Some(tx),
             task: Some(task),
             _tmp: None,

@@ -1,6 +1,6 @@
 //! The crate's own import graph, read from the source with `syn`: no
 //! module imports a module that imports it back (directly or round a
-//! longer circle), imports run down the layers of DESIGN.md, and the
+//! longer circle), imports run down the layers of docs/design/layout.md, and the
 //! byte parsers import nothing from the media pipeline or I/O. Run alone
 //! with `cargo test --test integration layout`.
 
@@ -277,7 +277,7 @@ fn no_module_imports_one_that_imports_it_back() {
     }
 }
 
-/// DESIGN.md's layers, lowest first: a module may import its own layer
+/// docs/design/layout.md's layers, lowest first: a module may import its own layer
 /// (without circles, checked above) or a lower one, never a higher one.
 fn layer(top: &str) -> u8 {
     match top {

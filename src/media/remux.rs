@@ -387,7 +387,7 @@ impl Remuxer {
         Ok(true)
     }
 
-    /// The splice rule (DESIGN.md): one offset for all streams of the input,
+    /// The splice rule (docs/design/splice.md): one offset for all streams of the input,
     /// large enough that neither DTS nor presentation time steps back.
     /// Each stream's terms compare its own first new packet with its own
     /// last output: comparing audio's first PTS with video's reordered

@@ -1,7 +1,8 @@
 //! The SiliconDust UDP discovery codec (port 65001): frames, TLVs, the
 //! discover request and reply, and the matching rule. Pure and I/O-free:
 //! bytes in, values or a typed error out. The socket loop lives in
-//! `udp.rs`. Format and test vectors: PROTOCOLS.md.
+//! `udp.rs`. Format: SiliconDust's libhdhomerun (`hdhomerun_pkt.h`);
+//! test vectors in the tests below.
 
 /// Largest frame a device sends or accepts.
 pub const MAX_FRAME: usize = 1460;

@@ -2,7 +2,8 @@
 //! lineup.json, lineup.post, device.xml / capability, and the error codes
 //! a refused tune answers with. Stream URLs (`/auto/v<n>`,
 //! `/tuner<N>/v<n>`) are served by `crate::http`; this module only points
-//! at them. Field names and types: PROTOCOLS.md.
+//! at them. Field names and types follow SiliconDust's HTTP API notes
+//! (see the tests).
 
 use axum::Json;
 use axum::extract::{Query, State};

@@ -193,6 +193,36 @@ impl ChannelConfig {
 
     /// The global stream settings with this channel's overrides applied.
     pub fn effective_stream(&self, global: &StreamConfig) -> StreamConfig {
+        self.overrides().apply(global)
+    }
+
+    /// This entry's engine overrides.
+    pub fn overrides(&self) -> EngineOverrides {
+        EngineOverrides {
+            stall_detect_ms: self.stall_detect_ms,
+            failover_after_ms: self.failover_after_ms,
+            warm_standby: self.warm_standby,
+            ring_mb: self.ring_mb,
+            ring_seconds: self.ring_seconds,
+            join_behind_ms: self.join_behind_ms,
+        }
+    }
+}
+
+/// Per-channel overrides of the `[stream]` engine settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EngineOverrides {
+    pub stall_detect_ms: Option<u64>,
+    pub failover_after_ms: Option<u64>,
+    pub warm_standby: Option<bool>,
+    pub ring_mb: Option<u64>,
+    pub ring_seconds: Option<u64>,
+    pub join_behind_ms: Option<u64>,
+}
+
+impl EngineOverrides {
+    /// The global stream settings with these overrides applied.
+    pub fn apply(&self, global: &StreamConfig) -> StreamConfig {
         StreamConfig {
             stall_detect_ms: self.stall_detect_ms.unwrap_or(global.stall_detect_ms),
             failover_after_ms: self.failover_after_ms.unwrap_or(global.failover_after_ms),

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+pub use crate::config::EngineOverrides;
 use crate::config::{ChannelConfig, StreamConfig};
 use crate::redact::redact;
 
@@ -80,17 +81,6 @@ pub enum Tier {
     Unknown,
 }
 
-/// Per-channel overrides of the `[stream]` engine settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct EngineOverrides {
-    pub stall_detect_ms: Option<u64>,
-    pub failover_after_ms: Option<u64>,
-    pub warm_standby: Option<bool>,
-    pub ring_mb: Option<u64>,
-    pub ring_seconds: Option<u64>,
-    pub join_behind_ms: Option<u64>,
-}
-
 impl Channel {
     /// A `[[channel]]` entry (validated by `Config::validate`).
     pub fn from_config(c: &ChannelConfig) -> Self {
@@ -103,14 +93,7 @@ impl Channel {
             group: c.group.clone(),
             enabled: c.is_enabled(),
             candidates: c.streams.iter().map(Candidate::manual).collect(),
-            overrides: EngineOverrides {
-                stall_detect_ms: c.stall_detect_ms,
-                failover_after_ms: c.failover_after_ms,
-                warm_standby: c.warm_standby,
-                ring_mb: c.ring_mb,
-                ring_seconds: c.ring_seconds,
-                join_behind_ms: c.join_behind_ms,
-            },
+            overrides: c.overrides(),
         }
     }
 
@@ -135,16 +118,7 @@ impl Channel {
 
     /// The global stream settings with this channel's overrides applied.
     pub fn effective_stream(&self, global: &StreamConfig) -> StreamConfig {
-        let o = &self.overrides;
-        StreamConfig {
-            stall_detect_ms: o.stall_detect_ms.unwrap_or(global.stall_detect_ms),
-            failover_after_ms: o.failover_after_ms.unwrap_or(global.failover_after_ms),
-            warm_standby: o.warm_standby.unwrap_or(global.warm_standby),
-            ring_mb: o.ring_mb.unwrap_or(global.ring_mb),
-            ring_seconds: o.ring_seconds.unwrap_or(global.ring_seconds),
-            join_behind_ms: o.join_behind_ms.unwrap_or(global.join_behind_ms),
-            ..global.clone()
-        }
+        self.overrides.apply(global)
     }
 }
 

@@ -10,34 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::redact::redact;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("invalid config {origin}: {message}")]
-    Parse { origin: String, message: String },
-    #[error("{key} ({value}) {problem}")]
-    Invalid {
-        key: String,
-        value: String,
-        problem: String,
-    },
-}
+pub mod error;
+pub mod sources;
 
-fn invalid(
-    key: impl Into<String>,
-    value: impl ToString,
-    problem: impl Into<String>,
-) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        value: value.to_string(),
-        problem: problem.into(),
-    }
-}
+use error::invalid;
+pub use error::ConfigError;
+pub use sources::{EpgConfig, SourceConfig, SourceKind, SyncConfig};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -47,6 +25,9 @@ pub struct Config {
     pub stream: StreamConfig,
     pub discovery: DiscoveryConfig,
     pub events: EventsConfig,
+    pub sync: SyncConfig,
+    pub source: Vec<SourceConfig>,
+    pub epg: Vec<EpgConfig>,
     pub channel: Vec<ChannelConfig>,
 }
 
@@ -272,7 +253,7 @@ impl Config {
                 continue;
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if section == "channel" || section == "log" {
+            if matches!(section.as_str(), "channel" | "log" | "source" | "epg") {
                 continue;
             }
             let parsed = format!("v = {value}")
@@ -322,6 +303,7 @@ impl Config {
             return Err(invalid("tuner.count", 0, "must be at least 1"));
         }
         validate_stream("stream", &self.stream)?;
+        sources::validate(&self.source, &self.epg, &self.sync)?;
         if !(1..=3650).contains(&self.events.retention_days) {
             return Err(invalid(
                 "events.retention_days",

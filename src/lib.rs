@@ -9,6 +9,7 @@ pub mod http;
 pub mod lineup;
 pub mod media;
 pub mod plex;
+pub mod providers;
 pub mod redact;
 pub mod store;
 

@@ -17,6 +17,7 @@ pub mod lineup;
 pub mod media;
 pub mod plex;
 pub mod probe;
+pub mod providers;
 pub mod redact;
 pub mod store;
 

@@ -49,3 +49,32 @@ CREATE TABLE IF NOT EXISTS provider_streams (
     stale_since TEXT,
     PRIMARY KEY (source_id, stream_key)
 );
+
+-- Guides as the last good sync of each XMLTV source saw them.
+CREATE TABLE IF NOT EXISTS guide_channels (
+    source_id     INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+    channel_id    TEXT    NOT NULL,
+    -- JSON array of {"name","lang"}, in document order.
+    display_names TEXT    NOT NULL,
+    icon          TEXT,
+    lcn           TEXT,
+    PRIMARY KEY (source_id, channel_id)
+);
+
+CREATE TABLE IF NOT EXISTS programmes (
+    source_id   INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+    channel_id  TEXT    NOT NULL,
+    -- Unix seconds (the offsets in the guide applied).
+    start       INTEGER NOT NULL,
+    stop        INTEGER,
+    title       TEXT    NOT NULL,
+    sub_title   TEXT,
+    description TEXT,
+    -- JSON arrays.
+    categories  TEXT    NOT NULL DEFAULT '[]',
+    episode_num TEXT    NOT NULL DEFAULT '[]',
+    icon        TEXT,
+    rating      TEXT,
+    PRIMARY KEY (source_id, channel_id, start)
+);
+CREATE INDEX IF NOT EXISTS programmes_by_channel ON programmes (channel_id, start);

@@ -9,10 +9,11 @@ use axum::extract::FromRef;
 
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::http::{ApiState, StreamState};
+use crate::http::{ApiState, SourcesState, StreamState};
 use crate::lineup::Lineup;
 use crate::media::manager::Sessions;
 use crate::plex::{Device, PlexState};
+use crate::providers::sync::Syncer;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -26,6 +27,17 @@ pub struct AppState {
     pub events: EventBus,
     /// HDHomeRun identity (stable DeviceID from the store).
     pub device: Arc<Device>,
+    /// Provider syncs (API triggers and the schedule share it).
+    pub syncer: Arc<Syncer>,
+}
+
+impl FromRef<AppState> for SourcesState {
+    fn from_ref(s: &AppState) -> Self {
+        Self {
+            store: s.store.clone(),
+            syncer: Arc::clone(&s.syncer),
+        }
+    }
 }
 
 impl FromRef<AppState> for StreamState {

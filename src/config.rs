@@ -13,8 +13,8 @@ use crate::redact::redact;
 pub mod error;
 pub mod sources;
 
-use error::invalid;
 pub use error::ConfigError;
+use error::invalid;
 pub use sources::{EpgConfig, SourceConfig, SourceKind, SyncConfig};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

@@ -110,6 +110,46 @@ pub enum EventKind {
         window_s: u64,
         skipped_bytes: u64,
     },
+    /// A provider sync stored its result.
+    SyncCompleted(SyncCompleted),
+    /// A provider sync changed nothing: the previous data stays.
+    SyncFailed(SyncFailed),
+}
+
+/// A provider sync that stored its result.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncCompleted {
+    pub source_id: i64,
+    pub source: String,
+    pub source_kind: String,
+    /// Streams (or guide channels) in this sync.
+    pub items: u64,
+    pub added: u64,
+    /// Missing from this sync, kept for now.
+    pub stale: u64,
+    /// Gone after their stale window.
+    pub removed: u64,
+    /// Entries the parser refused (bad URL, no id…).
+    pub skipped: u64,
+    /// Guide programmes stored (XMLTV).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub programmes: Option<u64>,
+    pub ms: u64,
+}
+
+/// A provider sync that failed or was refused.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncFailed {
+    pub source_id: i64,
+    pub source: String,
+    pub source_kind: String,
+    /// `auth_failed`, `account_inactive`, `fetch`, `http`, `parse`,
+    /// `empty`, `drop`, `paused`, `store`.
+    pub reason: String,
+    /// What went wrong, with URLs redacted.
+    pub error: String,
+    /// Items still stored from the previous good sync.
+    pub kept: u64,
 }
 
 impl EventKind {
@@ -125,6 +165,8 @@ impl EventKind {
             EventKind::Failover(_) => "failover",
             EventKind::Exhausted { .. } => "exhausted",
             EventKind::ReaderDropped { .. } => "reader_dropped",
+            EventKind::SyncCompleted(_) => "sync_completed",
+            EventKind::SyncFailed(_) => "sync_failed",
         }
     }
 
@@ -138,6 +180,7 @@ impl EventKind {
                 | EventKind::Exhausted { .. }
                 | EventKind::ReaderDropped { .. }
                 | EventKind::SessionCrashed {}
+                | EventKind::SyncFailed(_)
         )
     }
 }
@@ -405,6 +448,8 @@ mod tests {
                 window_s: 30,
                 skipped_bytes: 0,
             },
+            EventKind::SyncCompleted(SyncCompleted::default()),
+            EventKind::SyncFailed(SyncFailed::default()),
         ];
         for k in kinds {
             let v = serde_json::to_value(&k).unwrap();

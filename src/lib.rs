@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(http::streams::routes())
         .merge(http::api::routes())
+        .merge(http::sources::routes())
         .merge(plex::routes())
         .with_state(state)
 }
@@ -87,6 +88,16 @@ pub async fn run_with_lineup(
             .serving_at(addr),
     );
     let sessions = Sessions::new(config.tuner.count, config.stream.clone(), events.clone());
+    providers::schedule::sync_config_sources(&store, &config)
+        .await
+        .context("storing the config's sources")?;
+    let syncer = providers::sync::Syncer::new(
+        store.clone(),
+        events.clone(),
+        config.sync.clone(),
+        &config.stream.user_agent,
+    );
+    let scheduler = providers::schedule::spawn(Arc::clone(&syncer));
     let advert = Arc::new(plex::Advert::new(
         &config,
         Arc::clone(&device),
@@ -101,6 +112,7 @@ pub async fn run_with_lineup(
         store: store.clone(),
         events: events.clone(),
         device,
+        syncer,
     };
     let enabled = lineup.enabled().len();
     tracing::info!(%addr, channels = enabled, tuners = config.tuner.count, "StreamForge listening");
@@ -120,6 +132,8 @@ pub async fn run_with_lineup(
         .with_graceful_shutdown(graceful)
         .await
         .context("HTTP server")?;
+    scheduler.abort();
+    let _ = scheduler.await;
     drop(events);
     drop(sessions);
     // The writer ends once every sink is gone; sessions' threads hold clones

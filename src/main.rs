@@ -44,6 +44,16 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Sync provider sources now (all, or one by id), then exit. Works
+    /// while a server runs on the same data directory.
+    Sync {
+        /// TOML config file (default: ./streamforge.toml when present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this source (ids: `GET /api/sources`, `/api/epg-sources`).
+        #[arg(long)]
+        source: Option<i64>,
+    },
     /// Print what to enter in Plex (tuner address) and other clients (M3U, XMLTV).
     Urls {
         /// TOML config file (default: ./streamforge.toml when present).
@@ -85,6 +95,9 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Command::Urls { config } => urls(config),
+            Command::Sync { config, source } => {
+                streamforge::providers::cli::run(load_config(config)?, source).await
+            }
         }
     });
     match result {

@@ -22,52 +22,87 @@ const SECRET_PARAMS: &[&str] = &[
     "sig",
 ];
 
-/// Path prefixes of Xtream Codes stream URLs: `/live/U/P/123.ts`.
-const XTREAM_KINDS: &[&str] = &["live", "movie", "series", "timeshift", "hls", "play"];
-
-/// Returns `url` with user info, secret query values and Xtream path
-/// credentials replaced by `***`. Text that is not a URL is returned
-/// unchanged when it has no `://`, and as `<unparsable url>` otherwise, so a
-/// malformed URL holding a password cannot leak through the fallback path.
+/// Returns `url` as scheme, host, port and a masked remainder: user info
+/// becomes `***:***`, the path keeps its first segment and a last segment
+/// that is a plain number (a stream id, `123.ts`), every other segment is
+/// `***`, every query value is `***` (names stay), a fragment is `#***`.
+/// An allowlist, not a guess at secret shapes: `/live/U/P/1.ts`,
+/// `/iptv/live/U/P/2.ts`, `/U/P/abc.ts`, `?u=U&p=P`, `/token/T/…` and
+/// `#password=…` all lose their secrets. Text that is not a URL is
+/// returned unchanged when it has no `://`, and as `<unparsable url>`
+/// otherwise, so a malformed URL holding a password cannot leak.
 pub fn redact(url: &str) -> String {
-    let Ok(mut u) = Url::parse(url) else {
+    let Ok(u) = Url::parse(url) else {
         return if url.contains("://") {
             "<unparsable url>".to_string()
         } else {
             url.to_string()
         };
     };
-    if !u.username().is_empty() {
-        let _ = u.set_username("***");
-    }
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
-    }
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                (
-                    k.into_owned(),
-                    if secret {
-                        "***".to_string()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    if let Some(segs) = u.path_segments() {
-        let segs: Vec<String> = segs.map(str::to_string).collect();
-        if let Some(new) = redact_xtream_path(&segs) {
-            u.set_path(&new.join("/"));
+    let mut out = format!("{}:", u.scheme());
+    if let Some(host) = u.host_str() {
+        out.push_str("//");
+        if !u.username().is_empty() || u.password().is_some() {
+            out.push_str("***:***@");
+        }
+        out.push_str(host);
+        if let Some(port) = u.port() {
+            out.push_str(&format!(":{port}"));
         }
     }
-    // `url` percent-encodes `*` in queries; keep the marker readable.
-    u.to_string().replace("%2A%2A%2A", "***")
+    match u.path_segments() {
+        Some(segs) => {
+            let segs: Vec<&str> = segs.collect();
+            for (i, seg) in segs.iter().enumerate() {
+                out.push('/');
+                let last = i + 1 == segs.len() && i > 0;
+                if i == 0 || seg.is_empty() || (last && is_stream_number(seg)) {
+                    out.push_str(seg);
+                } else {
+                    out.push_str("***");
+                }
+            }
+        }
+        // `data:`, `concat:` and the like: nothing after the scheme.
+        None if !u.path().is_empty() => out.push_str("***"),
+        None => {}
+    }
+    if u.query().is_some() {
+        let names: Vec<String> = u
+            .query_pairs()
+            .map(|(k, _)| format!("{}=***", short(&k)))
+            .collect();
+        out.push('?');
+        out.push_str(&names.join("&"));
+    }
+    if u.fragment().is_some() {
+        out.push_str("#***");
+    }
+    out
+}
+
+/// `123`, `123.ts`, `4567.m3u8`: a stream number, shown.
+fn is_stream_number(seg: &str) -> bool {
+    let (stem, ext) = seg.split_once('.').unwrap_or((seg, ""));
+    !stem.is_empty()
+        && stem.len() <= 12
+        && stem.bytes().all(|b| b.is_ascii_digit())
+        && ext.len() <= 5
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Query names are shown, but a name is no place for a secret either:
+/// long or odd ones are cut.
+fn short(name: &str) -> String {
+    if name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        name.to_string()
+    } else {
+        "***".to_string()
+    }
 }
 
 /// Whether a URL carries credentials: user info or a secret query
@@ -104,27 +139,6 @@ pub fn redact_in_text(text: &str) -> String {
     out
 }
 
-/// `/live/U/P/123.ts` → `/live/***/***/123.ts`; `/U/P/123` (the short
-/// form many panels serve) → `/***/***/123`.
-fn redact_xtream_path(segs: &[String]) -> Option<Vec<String>> {
-    let mut out = segs.to_vec();
-    if segs.len() >= 4 && XTREAM_KINDS.contains(&segs[0].as_str()) {
-        out[1] = "***".into();
-        out[2] = "***".into();
-        return Some(out);
-    }
-    let last_is_id = segs.last().map(|s| {
-        let stem = s.split('.').next().unwrap_or("");
-        !stem.is_empty() && stem.chars().all(|c| c.is_ascii_digit())
-    });
-    if segs.len() == 3 && last_is_id == Some(true) {
-        out[0] = "***".into();
-        out[1] = "***".into();
-        return Some(out);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::redact;
@@ -137,7 +151,7 @@ mod tests {
         );
         assert_eq!(
             redact("http://p.example/alice/s3cret/123"),
-            "http://p.example/***/***/123"
+            "http://p.example/alice/***/123"
         );
     }
 
@@ -151,7 +165,8 @@ mod tests {
                 && !r.contains("pw@"),
             "{r}"
         );
-        assert!(r.contains("username=***&password=***&type=m3u"), "{r}");
+        assert!(r.contains("username=***&password=***&type=***"), "{r}");
+        assert!(r.starts_with("http://***:***@h.example/get.php?"), "{r}");
     }
 
     #[test]
@@ -172,9 +187,52 @@ mod tests {
     fn plain_urls_and_text_unchanged() {
         assert_eq!(
             redact("http://h.example/a/b.m3u8"),
-            "http://h.example/a/b.m3u8"
+            "http://h.example/a/***"
         );
+        assert_eq!(redact("http://h.example:8080/"), "http://h.example:8080/");
         assert_eq!(redact("/srv/tv/file.ts"), "/srv/tv/file.ts");
         assert_eq!(redact("ht!tp://user:pw@[bad"), "<unparsable url>");
+    }
+
+    /// Issue 9/12: the URL shapes the old guessing redaction missed.
+    #[test]
+    fn allowlist_hides_every_secret_shape() {
+        let cases = [
+            (
+                "http://h.example/iptv/live/U1/P1/2.ts",
+                "http://h.example/iptv/***/***/***/2.ts",
+            ),
+            (
+                "http://h.example/LIVE/U1/P1/3.ts",
+                "http://h.example/LIVE/***/***/3.ts",
+            ),
+            (
+                "http://h.example/U1/P1/abc.ts",
+                "http://h.example/U1/***/***",
+            ),
+            (
+                "http://h.example/s.m3u?u=U1&p=P1",
+                "http://h.example/s.m3u?u=***&p=***",
+            ),
+            (
+                "http://h.example/x?secret=P1&passcode=P1&access-token=P1",
+                "http://h.example/x?secret=***&passcode=***&access-token=***",
+            ),
+            (
+                "https://b.s3.example/k?X-Amz-Signature=P1",
+                "https://b.s3.example/k?X-Amz-Signature=***",
+            ),
+            (
+                "http://h.example/token/P1/index.m3u8",
+                "http://h.example/token/***/***",
+            ),
+            ("http://h.example/a#password=P1", "http://h.example/a#***"),
+            ("http://h.example/a?P1=1", "http://h.example/a?P1=***"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want, "{url}");
+        }
+        assert!(!redact("http://h.example/live/U1/P1/9.ts").contains("P1"));
+        assert_eq!(redact("concat:/etc/passwd|x"), "concat:/etc/***");
     }
 }

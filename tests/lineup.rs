@@ -80,8 +80,13 @@ async fn issue8_swapped_lineup_is_what_every_consumer_serves() {
     assert_eq!(cap.status, 200, "{:?}", srv.events().await);
     cap.wait_bytes(100_000, Duration::from_secs(10)).await;
     let s = srv.session("201").await.expect("a session for 201");
+    assert_eq!(s["source_index"], 0, "{s}");
+    let backup = up.feed("backup").unwrap();
     assert!(
-        s["source"].as_str().unwrap().ends_with("/ts/backup"),
+        backup
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
         "201 plays its own candidate: {s}"
     );
     drop(cap);

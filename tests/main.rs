@@ -11,3 +11,4 @@ mod layout;
 mod lineup;
 mod plex;
 mod probe;
+mod providers;

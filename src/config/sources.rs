@@ -136,68 +136,111 @@ pub fn validate(
     sync: &SyncConfig,
 ) -> Result<(), ConfigError> {
     for (i, s) in sources.iter().enumerate() {
-        let key = |k: &str| format!("source[{i}].{k}");
-        match s.kind {
-            SourceKind::Xtream => {
-                let ok = url::Url::parse(&s.url)
-                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-                if !ok {
-                    return Err(invalid(
-                        key("url"),
-                        redact(&s.url),
-                        "is not the http(s) address of an Xtream Codes panel",
-                    ));
-                }
-                for (k, v) in [("username", &s.username), ("password", &s.password)] {
-                    if v.as_deref().is_none_or(|v| v.trim().is_empty()) {
-                        return Err(invalid(key(k), "(missing)", "is required for kind = \"xtream\""));
-                    }
-                }
-            }
-            SourceKind::M3u => {
-                if !is_location(&s.url) {
-                    return Err(invalid(
-                        key("url"),
-                        redact(&s.url),
-                        "is not an http(s) URL or an absolute path",
-                    ));
-                }
-            }
-        }
-        if s.sync_hours == 0 || s.sync_hours > 24 * 30 {
-            return Err(invalid(key("sync_hours"), s.sync_hours, "must be between 1 and 720"));
-        }
-        if s.max_connections == Some(0) {
-            return Err(invalid(key("max_connections"), 0, "must be at least 1"));
-        }
+        validate_source(&|k: &str| format!("source[{i}].{k}"), s)?;
     }
     for (i, e) in epgs.iter().enumerate() {
-        let key = |k: &str| format!("epg[{i}].{k}");
-        if !is_location(&e.url) {
-            return Err(invalid(
-                key("url"),
-                redact(&e.url),
-                "is not an http(s) URL or an absolute path",
-            ));
-        }
-        if e.sync_hours == 0 || e.sync_hours > 24 * 30 {
-            return Err(invalid(key("sync_hours"), e.sync_hours, "must be between 1 and 720"));
-        }
+        validate_epg(&|k: &str| format!("epg[{i}].{k}"), e)?;
     }
     if !(1..=100).contains(&sync.max_drop_percent) {
-        return Err(invalid("sync.max_drop_percent", sync.max_drop_percent, "must be between 1 and 100"));
+        return Err(invalid(
+            "sync.max_drop_percent",
+            sync.max_drop_percent,
+            "must be between 1 and 100",
+        ));
     }
     if !(1..=365).contains(&sync.stale_days) {
-        return Err(invalid("sync.stale_days", sync.stale_days, "must be between 1 and 365"));
+        return Err(invalid(
+            "sync.stale_days",
+            sync.stale_days,
+            "must be between 1 and 365",
+        ));
     }
     if !(1..=31).contains(&sync.guide_days) {
-        return Err(invalid("sync.guide_days", sync.guide_days, "must be between 1 and 31"));
+        return Err(invalid(
+            "sync.guide_days",
+            sync.guide_days,
+            "must be between 1 and 31",
+        ));
     }
     if !(1..=8192).contains(&sync.max_download_mb) {
-        return Err(invalid("sync.max_download_mb", sync.max_download_mb, "must be between 1 and 8192"));
+        return Err(invalid(
+            "sync.max_download_mb",
+            sync.max_download_mb,
+            "must be between 1 and 8192",
+        ));
     }
     if !(5..=3600).contains(&sync.timeout_s) {
-        return Err(invalid("sync.timeout_s", sync.timeout_s, "must be between 5 and 3600"));
+        return Err(invalid(
+            "sync.timeout_s",
+            sync.timeout_s,
+            "must be between 5 and 3600",
+        ));
+    }
+    Ok(())
+}
+
+/// One source's checks; `key` names a field (`source[0].url` in the file,
+/// `url` over the API).
+pub fn validate_source(key: &dyn Fn(&str) -> String, s: &SourceConfig) -> Result<(), ConfigError> {
+    match s.kind {
+        SourceKind::Xtream => {
+            let ok = url::Url::parse(&s.url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !ok {
+                return Err(invalid(
+                    key("url"),
+                    redact(&s.url),
+                    "is not the http(s) address of an Xtream Codes panel",
+                ));
+            }
+            for (k, v) in [("username", &s.username), ("password", &s.password)] {
+                if v.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                    return Err(invalid(
+                        key(k),
+                        "(missing)",
+                        "is required for kind = \"xtream\"",
+                    ));
+                }
+            }
+        }
+        SourceKind::M3u => {
+            if !is_location(&s.url) {
+                return Err(invalid(
+                    key("url"),
+                    redact(&s.url),
+                    "is not an http(s) URL or an absolute path",
+                ));
+            }
+        }
+    }
+    if s.sync_hours == 0 || s.sync_hours > 24 * 30 {
+        return Err(invalid(
+            key("sync_hours"),
+            s.sync_hours,
+            "must be between 1 and 720",
+        ));
+    }
+    if s.max_connections == Some(0) {
+        return Err(invalid(key("max_connections"), 0, "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// One guide's checks.
+pub fn validate_epg(key: &dyn Fn(&str) -> String, e: &EpgConfig) -> Result<(), ConfigError> {
+    if !is_location(&e.url) {
+        return Err(invalid(
+            key("url"),
+            redact(&e.url),
+            "is not an http(s) URL or an absolute path",
+        ));
+    }
+    if e.sync_hours == 0 || e.sync_hours > 24 * 30 {
+        return Err(invalid(
+            key("sync_hours"),
+            e.sync_hours,
+            "must be between 1 and 720",
+        ));
     }
     Ok(())
 }

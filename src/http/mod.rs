@@ -1,10 +1,13 @@
 //! What StreamForge serves over HTTP besides the Plex face: channel
-//! streams (`streams`) and the JSON API (`api`). Each builds its router
+//! streams (`streams`), the JSON API (`api`) and its provider half
+//! (`sources`). Each builds its router
 //! from the sub-state it needs; `crate::router` merges them with the Plex
 //! routes.
 
 pub mod api;
+pub mod sources;
 pub mod streams;
 
 pub use api::ApiState;
+pub use sources::SourcesState;
 pub use streams::StreamState;

@@ -185,6 +185,10 @@ pub struct OpenOptions {
     pub user_agent: String,
     /// Sent as `Referer` when set (a playlist's `#EXTVLCOPT:http-referrer`).
     pub referrer: Option<String>,
+    /// The protocols libavformat may open for this input and everything
+    /// it fetches on its behalf (HLS variants, segments, keys, redirects);
+    /// `None` leaves FFmpeg's defaults (the `probe` command).
+    pub protocols: Option<&'static str>,
     /// Skip FFmpeg's frame-rate estimation while probing. Without it
     /// `avformat_find_stream_info` reads 20 video frames (0.8 s at 25 fps)
     /// whenever the stream does not state its frame rate, even when the
@@ -217,6 +221,13 @@ pub fn init_ffmpeg() {
         ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
     });
 }
+
+/// What a provider's candidate may make FFmpeg open: the web, nothing
+/// local (a hostile playlist or HLS manifest cannot read files or reach
+/// other protocols).
+pub const REMOTE_PROTOCOLS: &str = "http,https,tcp,tls,crypto";
+/// A candidate typed into the config may also be a local file.
+pub const CONFIG_PROTOCOLS: &str = "http,https,tcp,tls,crypto,file";
 
 /// Turns a configured candidate into what libavformat opens.
 pub fn ffmpeg_url(url: &str) -> String {

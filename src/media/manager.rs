@@ -16,7 +16,7 @@ use super::session::{self, Plan};
 use super::upstream::Target;
 use crate::config::StreamConfig;
 use crate::events::EventBus;
-use crate::lineup::Channel;
+use crate::lineup::{CandidateSource, Channel};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TuneError {
@@ -173,6 +173,7 @@ impl Sessions {
                     url: c.url.clone(),
                     user_agent: c.user_agent.clone(),
                     referrer: c.referrer.clone(),
+                    local_files: c.source == CandidateSource::Config,
                 })
                 .collect(),
             stream: cfg.clone(),

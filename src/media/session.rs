@@ -47,6 +47,7 @@ impl Plan {
             connect_timeout: Duration::from_millis(self.stream.connect_timeout_ms),
             user_agent: self.stream.user_agent.clone(),
             referrer: None,
+            protocols: None,
             skip_fps_probe: true,
         }
     }

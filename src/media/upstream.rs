@@ -21,6 +21,9 @@ pub struct Target {
     /// Replaces `stream.user_agent` for this candidate.
     pub user_agent: Option<String>,
     pub referrer: Option<String>,
+    /// Typed into the config: may be a local file. Provider candidates
+    /// may open only remote protocols.
+    pub local_files: bool,
 }
 
 impl Target {
@@ -29,6 +32,7 @@ impl Target {
             url: url.into(),
             user_agent: None,
             referrer: None,
+            local_files: false,
         }
     }
 
@@ -41,6 +45,11 @@ impl Target {
         if self.referrer.is_some() {
             o.referrer = self.referrer.clone();
         }
+        o.protocols = Some(if self.local_files {
+            input::CONFIG_PROTOCOLS
+        } else {
+            input::REMOTE_PROTOCOLS
+        });
         o
     }
 }

@@ -324,6 +324,7 @@ fn probe_libav(
         user_agent: opts.user_agent.clone(),
         skip_fps_probe: false,
         referrer: None,
+        protocols: None,
     };
     // DNS cannot be interrupted: open on a thread we can stop waiting for.
     let rx = input::open_in_background(

@@ -21,8 +21,12 @@ use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
 
+pub mod cli;
 pub mod m3u;
+pub mod schedule;
+pub mod sync;
 pub mod xmltv;
+pub mod xmltv_sync;
 pub mod xtream;
 
 /// The two bytes every gzip member starts with.

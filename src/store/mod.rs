@@ -4,6 +4,7 @@
 //! readable by its owner only.
 
 pub mod events;
+pub mod guide;
 pub mod sources;
 
 use std::path::Path;

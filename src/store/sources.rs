@@ -173,9 +173,11 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> SourceRow {
 
 impl Store {
     pub async fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM sources ORDER BY priority, id"))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sources ORDER BY priority, id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.iter().map(row).collect())
     }
 
@@ -415,7 +417,10 @@ impl Store {
     }
 
     /// The stored streams of a source (URLs as stored: for the engine).
-    pub async fn provider_streams(&self, source_id: i64) -> Result<Vec<(IngestedStream, bool)>, StoreError> {
+    pub async fn provider_streams(
+        &self,
+        source_id: i64,
+    ) -> Result<Vec<(IngestedStream, bool)>, StoreError> {
         let rows = sqlx::query(
             "SELECT stream_key, name, url, tvg_id, tvg_name, logo, group_name, chno, user_agent, referrer, \
              stale_since IS NOT NULL AS stale FROM provider_streams WHERE source_id = ? ORDER BY name, stream_key",

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod panel;
 pub mod tscheck;
 
 use std::net::SocketAddr;

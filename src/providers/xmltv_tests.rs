@@ -1,5 +1,6 @@
 use super::*;
 use proptest::prelude::*;
+use std::io::BufRead;
 
 const MULTI_NAMES: &[u8] = include_bytes!("../../fixtures/providers/xmltv_multi_names.xml");
 const OFFSETS_GZ: &[u8] = include_bytes!("../../fixtures/providers/xmltv_offsets.xml.gz");

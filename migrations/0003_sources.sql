@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS sources (
     last_sync_message TEXT,
     last_sync_count INTEGER,
     auth_failures   INTEGER NOT NULL DEFAULT 0,
+    -- XMLTV: the generation of guide rows readers see (a sync writes the
+    -- next one in short transactions, then switches in one).
+    guide_gen       INTEGER NOT NULL DEFAULT 0,
     created_at      TEXT    NOT NULL
 );
 
@@ -53,16 +56,18 @@ CREATE TABLE IF NOT EXISTS provider_streams (
 -- Guides as the last good sync of each XMLTV source saw them.
 CREATE TABLE IF NOT EXISTS guide_channels (
     source_id     INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+    gen           INTEGER NOT NULL,
     channel_id    TEXT    NOT NULL,
     -- JSON array of {"name","lang"}, in document order.
     display_names TEXT    NOT NULL,
     icon          TEXT,
     lcn           TEXT,
-    PRIMARY KEY (source_id, channel_id)
+    PRIMARY KEY (source_id, gen, channel_id)
 );
 
 CREATE TABLE IF NOT EXISTS programmes (
     source_id   INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
+    gen         INTEGER NOT NULL,
     channel_id  TEXT    NOT NULL,
     -- Unix seconds (the offsets in the guide applied).
     start       INTEGER NOT NULL,
@@ -75,6 +80,6 @@ CREATE TABLE IF NOT EXISTS programmes (
     episode_num TEXT    NOT NULL DEFAULT '[]',
     icon        TEXT,
     rating      TEXT,
-    PRIMARY KEY (source_id, channel_id, start)
+    PRIMARY KEY (source_id, gen, channel_id, start)
 );
 CREATE INDEX IF NOT EXISTS programmes_by_channel ON programmes (channel_id, start);

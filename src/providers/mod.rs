@@ -23,6 +23,7 @@ use flate2::read::MultiGzDecoder;
 
 pub mod cli;
 pub mod m3u;
+pub mod outcome;
 pub mod schedule;
 pub mod sync;
 pub mod xmltv;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use super::sync::{Outcome, SyncError};
+use super::outcome::{Outcome, SyncError};
 use super::xmltv::{self, Item};
 use crate::store::Store;
 use crate::store::guide::GuideBatch;
@@ -56,19 +56,38 @@ pub async fn store_guide(
         Ok(reader.skipped() as u64)
     });
     let mut w = store.begin_guide(source_id).await?;
+    let mut written = Ok(());
     while let Some(b) = rx.recv().await {
-        w.write(&b).await?;
+        if let Err(e) = w.write(&b).await {
+            written = Err(e);
+            break;
+        }
     }
-    // The channel closed: the parser finished, well or not.
-    let skipped = match tokio::time::timeout(Duration::from_secs(60), parser).await {
-        Ok(Ok(r)) => r?,
-        Ok(Err(e)) => return Err(SyncError::Parse(format!("guide parser stopped: {e}"))),
-        Err(_) => return Err(SyncError::Parse("guide parser did not finish".into())),
+    // Dropping the receiver stops a parser still sending.
+    drop(rx);
+    let parsed = match tokio::time::timeout(Duration::from_secs(60), parser).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(SyncError::Parse(format!("guide parser stopped: {e}"))),
+        Err(_) => Err(SyncError::Parse("guide parser did not finish".into())),
     };
     let (channels, programmes) = w.counts();
-    if channels == 0 {
-        return Err(SyncError::Parse("the guide holds no channels".into()));
-    }
+    let outcome = match (written, parsed) {
+        (Err(e), _) => Err(SyncError::Store(e)),
+        (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(_)) if channels == 0 => {
+            Err(SyncError::Parse("the guide holds no channels".into()))
+        }
+        (Ok(()), Ok(skipped)) => Ok(skipped),
+    };
+    let skipped = match outcome {
+        Ok(s) => s,
+        Err(e) => {
+            if let Err(a) = w.abort().await {
+                tracing::warn!("cannot remove a partial guide: {a:#}");
+            }
+            return Err(e);
+        }
+    };
     let before = store.guide_channel_count(source_id).await?;
     w.commit().await?;
     Ok(Outcome {

@@ -50,7 +50,7 @@ const PRUNE_AFTER_ROWS: u64 = 5_000;
 impl Store {
     /// Writes events in one transaction, in order.
     pub async fn insert_events(&self, events: &[Arc<Event>]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         for e in events {
             sqlx::query("INSERT INTO events (ts, kind, channel, detail) VALUES (?, ?, ?, ?)")
                 .bind(e.ts_text())

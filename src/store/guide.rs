@@ -1,8 +1,8 @@
 //! The `guide_channels` and `programmes` tables: each XMLTV source's guide
-//! as its last good sync saw it, written in one transaction that the
-//! caller commits only once the whole guide parsed.
-
-use sqlx::{Sqlite, Transaction};
+//! as its last good sync saw it. A sync writes the next generation of rows
+//! in short transactions (so a 200 MB guide never holds the database's
+//! write lock for long) and switches to it in one; a sync that fails
+//! removes its partial generation and readers never saw it.
 
 use super::{Store, StoreError};
 use crate::providers::xmltv::{Channel, Programme};
@@ -23,56 +23,76 @@ impl GuideBatch {
     }
 }
 
-/// An open replace of one source's guide: dropped without `commit`, it
-/// changes nothing.
+/// The next generation of one source's guide, being written. Dropped
+/// without [`GuideWriter::commit`] (call [`GuideWriter::abort`]), it
+/// changes nothing readers see.
 pub struct GuideWriter {
-    tx: Transaction<'static, Sqlite>,
+    store: Store,
     source_id: i64,
+    generation: i64,
     channels: u64,
     programmes: u64,
 }
 
 impl Store {
-    /// Starts replacing source `source_id`'s guide.
+    /// Starts writing the next generation of source `source_id`'s guide.
     pub async fn begin_guide(&self, source_id: i64) -> Result<GuideWriter, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM programmes WHERE source_id = ?")
+        let current: i64 = sqlx::query_scalar("SELECT guide_gen FROM sources WHERE id = ?")
             .bind(source_id)
-            .execute(&mut *tx)
+            .fetch_one(self.pool())
             .await?;
-        sqlx::query("DELETE FROM guide_channels WHERE source_id = ?")
-            .bind(source_id)
-            .execute(&mut *tx)
-            .await?;
+        let generation = current + 1;
+        // Left over by a sync that died half-way.
+        self.drop_stale_guide_gens(source_id).await?;
         Ok(GuideWriter {
-            tx,
+            store: self.clone(),
             source_id,
+            generation,
             channels: 0,
             programmes: 0,
         })
     }
 
+    /// Deletes every generation of the guide but the one readers see.
+    async fn drop_stale_guide_gens(&self, source_id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        for table in ["programmes", "guide_channels"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE source_id = ?1 AND gen <> (SELECT guide_gen FROM sources WHERE id = ?1)"
+            ))
+            .bind(source_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn guide_channel_count(&self, source_id: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM guide_channels WHERE source_id = ?")
-                .bind(source_id)
-                .fetch_one(self.pool())
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM guide_channels g JOIN sources s ON s.id = g.source_id \
+             WHERE g.source_id = ? AND g.gen = s.guide_gen",
         )
+        .bind(source_id)
+        .fetch_one(self.pool())
+        .await?)
     }
 
     pub async fn programme_count(&self, source_id: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM programmes WHERE source_id = ?")
-                .bind(source_id)
-                .fetch_one(self.pool())
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM programmes p JOIN sources s ON s.id = p.source_id \
+             WHERE p.source_id = ? AND p.gen = s.guide_gen",
         )
+        .bind(source_id)
+        .fetch_one(self.pool())
+        .await?)
     }
 }
 
 impl GuideWriter {
+    /// Writes one batch in its own short transaction.
     pub async fn write(&mut self, b: &GuideBatch) -> Result<(), StoreError> {
+        let mut tx = self.store.pool().begin_with("BEGIN IMMEDIATE").await?;
         for c in &b.channels {
             let names: Vec<serde_json::Value> = c
                 .display_names
@@ -80,15 +100,16 @@ impl GuideWriter {
                 .map(|d| serde_json::json!({ "name": d.name, "lang": d.lang }))
                 .collect();
             let n = sqlx::query(
-                "INSERT INTO guide_channels (source_id, channel_id, display_names, icon, lcn) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO guide_channels (source_id, gen, channel_id, display_names, icon, lcn) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(self.source_id)
+            .bind(self.generation)
             .bind(&c.id)
             .bind(serde_json::Value::Array(names).to_string())
             .bind(&c.icon)
             .bind(&c.lcn)
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
             self.channels += n;
@@ -100,11 +121,12 @@ impl GuideWriter {
                 .map(|(s, v)| serde_json::json!({ "system": s, "value": v }))
                 .collect();
             let n = sqlx::query(
-                "INSERT INTO programmes (source_id, channel_id, start, stop, title, sub_title, description, \
-                 categories, episode_num, icon, rating) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO programmes (source_id, gen, channel_id, start, stop, title, sub_title, \
+                 description, categories, episode_num, icon, rating) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             )
             .bind(self.source_id)
+            .bind(self.generation)
             .bind(&p.channel)
             .bind(p.start.timestamp())
             .bind(p.stop.map(|t| t.timestamp()))
@@ -115,11 +137,12 @@ impl GuideWriter {
             .bind(serde_json::Value::Array(eps).to_string())
             .bind(&p.icon)
             .bind(&p.rating)
-            .execute(&mut *self.tx)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
             self.programmes += n;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -128,8 +151,20 @@ impl GuideWriter {
         (self.channels, self.programmes)
     }
 
+    /// Readers switch to this generation; the previous one goes.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
-        Ok(())
+        let mut tx = self.store.pool().begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE sources SET guide_gen = ? WHERE id = ?")
+            .bind(self.generation)
+            .bind(self.source_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.store.drop_stale_guide_gens(self.source_id).await
+    }
+
+    /// Removes what this generation wrote.
+    pub async fn abort(self) -> Result<(), StoreError> {
+        self.store.drop_stale_guide_gens(self.source_id).await
     }
 }

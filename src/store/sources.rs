@@ -240,7 +240,7 @@ impl Store {
     }
 
     pub async fn delete_source(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM provider_streams WHERE source_id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -350,7 +350,7 @@ impl Store {
         stale_days: u32,
     ) -> Result<ReplaceCounts, StoreError> {
         let t = now();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let before: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM provider_streams WHERE source_id = ?")
                 .bind(source_id)

@@ -3,11 +3,12 @@
 //! [`Reader`] pulls one [`Item`] (a channel or a programme) at a time from
 //! any `BufRead`, reusing one buffer, so a guide of hundreds of MB costs
 //! the same memory as a small one: a single XML event may not exceed
-//! [`MAX_EVENT_BYTES`], text fields are cut at [`MAX_TEXT_BYTES`] and
-//! nesting at [`MAX_DEPTH`]. [`open`] detects gzip by its magic bytes.
-//! Malformed XML is an [`XmltvError`] with the line and byte offset (of
-//! the inflated stream); a programme with an unusable start or channel is
-//! skipped and counted ([`Reader::skipped`]).
+//! [`MAX_EVENT_BYTES`], text fields are cut at [`MAX_TEXT_BYTES`],
+//! repeated children at [`MAX_LIST_LEN`] and nesting at [`MAX_DEPTH`].
+//! [`open`] detects gzip by its magic bytes. Malformed XML is an
+//! [`XmltvError`] with the line and byte offset (of the inflated stream);
+//! a programme with an unusable start or channel is skipped and counted
+//! ([`Reader::skipped`]).
 //!
 //! No I/O of its own: the caller opens the file or the HTTP body.
 
@@ -29,6 +30,9 @@ pub use time::parse_time;
 pub const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 /// Longest text field kept; the rest is dropped.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Most values kept of a repeated child (display names, URLs,
+/// categories, episode numbers) in one item; the rest are dropped.
+pub const MAX_LIST_LEN: usize = 64;
 /// Deepest element nesting accepted (real guides nest 4 levels).
 pub const MAX_DEPTH: usize = 64;
 

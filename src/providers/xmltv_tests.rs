@@ -280,6 +280,14 @@ fn limits_bound_memory() {
         "{err}"
     );
 
+    // Repeated children are capped too.
+    let mut many = b"<tv><channel id=\"a\">".to_vec();
+    many.extend(b"<display-name>n</display-name>".repeat(1000));
+    many.extend(b"</channel></tv>");
+    let (items, _, err) = read_bytes(&many);
+    assert!(err.is_none(), "{err:?}");
+    assert!(matches!(&items[0], Item::Channel(c) if c.display_names.len() == MAX_LIST_LEN));
+
     // A long field is cut at the cap, on a char boundary.
     let mut long = b"<tv><channel id=\"a\"><display-name>".to_vec();
     long.extend("é".repeat(50_000).as_bytes());

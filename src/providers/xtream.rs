@@ -237,6 +237,7 @@ pub fn parse_auth(status_code: u16, body: &[u8]) -> Result<(Account, ServerInfo)
 #[serde(try_from = "RawCategory")]
 pub struct Category {
     pub id: String,
+    /// `Category {id}` when the panel gives none.
     pub name: String,
     /// None for top-level categories (`0`, `null`, absent).
     pub parent_id: Option<String>,

@@ -8,8 +8,8 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::counting::Counting;
 use super::{
-    Channel, DisplayName, Item, MAX_DEPTH, MAX_EVENT_BYTES, MAX_TEXT_BYTES, Programme, XmltvError,
-    parse_time,
+    Channel, DisplayName, Item, MAX_DEPTH, MAX_EVENT_BYTES, MAX_LIST_LEN, MAX_TEXT_BYTES,
+    Programme, XmltvError, parse_time,
 };
 
 /// Elements the reader looks at; everything else is skipped whole.
@@ -200,13 +200,13 @@ impl<R: BufRead> Reader<R> {
                 Ev::Start(Tag::DisplayName, a) => {
                     let name = self.read_text()?;
                     if !name.is_empty() {
-                        c.display_names.push(DisplayName { name, lang: a.lang });
+                        push_bounded(&mut c.display_names, DisplayName { name, lang: a.lang });
                     }
                 }
                 Ev::Start(Tag::Url, _) => {
                     let url = self.read_text()?;
                     if !url.is_empty() {
-                        c.urls.push(url);
+                        push_bounded(&mut c.urls, url);
                     }
                 }
                 Ev::Start(Tag::Lcn, _) => {
@@ -245,14 +245,14 @@ impl<R: BufRead> Reader<R> {
                 Ev::Start(Tag::Category, _) => {
                     let c = self.read_text()?;
                     if !c.is_empty() {
-                        categories.push(c);
+                        push_bounded(&mut categories, c);
                     }
                 }
                 Ev::Start(Tag::EpisodeNum, a) => {
                     let value = self.read_text()?;
                     if !value.is_empty() {
                         let system = a.system.unwrap_or_else(|| "onscreen".into());
-                        episode_num.push((system, value));
+                        push_bounded(&mut episode_num, (system, value));
                     }
                 }
                 Ev::Start(Tag::Rating, _) => {
@@ -461,6 +461,13 @@ impl<R: BufRead> Reader<R> {
             offset,
             limit: MAX_DEPTH,
         }
+    }
+}
+
+/// Keeps at most `MAX_LIST_LEN` values of a repeated child.
+fn push_bounded<T>(list: &mut Vec<T>, value: T) {
+    if list.len() < MAX_LIST_LEN {
+        list.push(value);
     }
 }
 

@@ -1,0 +1,19 @@
+//! Any body: the list parsers return items or a typed error, never panic,
+//! and every stream they keep has a usable id and a name.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use streamforge::providers::xtream;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(list) = xtream::parse_live_streams(data) {
+        for s in &list.streams {
+            assert!(s.stream_id > 0);
+            assert!(!s.name.is_empty());
+            if let Some(c) = &s.category_id {
+                assert!(s.category_ids.first() == Some(c));
+            }
+        }
+    }
+    let _ = xtream::parse_categories(data);
+});

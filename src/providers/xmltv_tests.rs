@@ -1,3 +1,5 @@
+use chrono::{DateTime, FixedOffset};
+
 use super::*;
 use proptest::prelude::*;
 use std::io::BufRead;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
-use super::{Reader, XmltvError};
+use super::reader::Reader;
+use super::types::XmltvError;
 
 /// A guide source, plain or gzip, as [`open`] detected it.
 pub struct Input<R: Read>(InputKind<R>);

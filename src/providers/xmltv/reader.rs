@@ -7,9 +7,10 @@ use std::io::BufRead;
 use quick_xml::events::{BytesStart, Event};
 
 use super::counting::Counting;
-use super::{
+use super::time::parse_time;
+use super::types::{
     Channel, DisplayName, Item, MAX_DEPTH, MAX_EVENT_BYTES, MAX_LIST_LEN, MAX_TEXT_BYTES,
-    Programme, XmltvError, parse_time,
+    Programme, XmltvError,
 };
 
 /// Elements the reader looks at; everything else is skipped whole.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use super::{XtreamError, precheck};
+use super::error::{XtreamError, precheck};
 
 /// Items of a list body, and how many did not deserialise.
 pub(super) struct Lenient<T> {

@@ -6,7 +6,7 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
-use super::XtreamError;
+use super::error::XtreamError;
 
 /// Bytes left as-is in a URL path segment or query value; everything else
 /// is percent-encoded.

@@ -80,6 +80,6 @@ CREATE TABLE IF NOT EXISTS programmes (
     episode_num TEXT    NOT NULL DEFAULT '[]',
     icon        TEXT,
     rating      TEXT,
+    -- Also the guide's read order: one source's channel, by start.
     PRIMARY KEY (source_id, gen, channel_id, start)
 );
-CREATE INDEX IF NOT EXISTS programmes_by_channel ON programmes (channel_id, start);

@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::store::guide::GuideBatch;
 
 /// Items per batch handed to the writer.
-const BATCH: usize = 2_000;
+const BATCH: usize = 10_000;
 
 /// Parses `file` and replaces source `source_id`'s guide with it, keeping
 /// programmes from a day ago to `days` ahead.
@@ -27,7 +27,7 @@ pub async fn store_guide(
 ) -> Result<Outcome, SyncError> {
     let now = Utc::now().timestamp();
     let (from, to) = (now - 86_400, now + i64::from(days) * 86_400);
-    let (tx, mut rx) = mpsc::channel::<GuideBatch>(4);
+    let (tx, mut rx) = mpsc::channel::<GuideBatch>(2);
     let parser = tokio::task::spawn_blocking(move || -> Result<u64, SyncError> {
         let mut reader = xmltv::open(file).map_err(|e| SyncError::Parse(format!("guide: {e}")))?;
         let mut batch = GuideBatch::default();

@@ -4,7 +4,13 @@
 //! write lock for long) and switches to it in one; a sync that fails
 //! removes its partial generation and readers never saw it.
 
+use sqlx::{QueryBuilder, Sqlite};
+
 use super::{Store, StoreError};
+
+/// Rows per INSERT: 12 columns × 200 stays far below SQLite's 32,766
+/// bound parameters.
+const ROWS_PER_STATEMENT: usize = 200;
 use crate::providers::xmltv::{Channel, Programme};
 
 /// Channels and programmes parsed since the last batch.
@@ -90,57 +96,56 @@ impl Store {
 }
 
 impl GuideWriter {
-    /// Writes one batch in its own short transaction.
+    /// Writes one batch in its own short transaction, many rows a
+    /// statement (SQLite's per-statement cost dominates row by row).
     pub async fn write(&mut self, b: &GuideBatch) -> Result<(), StoreError> {
         let mut tx = self.store.pool().begin_with("BEGIN IMMEDIATE").await?;
-        for c in &b.channels {
-            let names: Vec<serde_json::Value> = c
-                .display_names
-                .iter()
-                .map(|d| serde_json::json!({ "name": d.name, "lang": d.lang }))
-                .collect();
-            let n = sqlx::query(
-                "INSERT INTO guide_channels (source_id, gen, channel_id, display_names, icon, lcn) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(self.source_id)
-            .bind(self.generation)
-            .bind(&c.id)
-            .bind(serde_json::Value::Array(names).to_string())
-            .bind(&c.icon)
-            .bind(&c.lcn)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            self.channels += n;
+        for chunk in b.channels.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO guide_channels (source_id, gen, channel_id, display_names, icon, lcn) ",
+            );
+            q.push_values(chunk, |mut row, c| {
+                let names: Vec<serde_json::Value> = c
+                    .display_names
+                    .iter()
+                    .map(|d| serde_json::json!({ "name": d.name, "lang": d.lang }))
+                    .collect();
+                row.push_bind(self.source_id)
+                    .push_bind(self.generation)
+                    .push_bind(c.id.clone())
+                    .push_bind(serde_json::Value::Array(names).to_string())
+                    .push_bind(c.icon.clone())
+                    .push_bind(c.lcn.clone());
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            self.channels += q.build().execute(&mut *tx).await?.rows_affected();
         }
-        for p in &b.programmes {
-            let eps: Vec<serde_json::Value> = p
-                .episode_num
-                .iter()
-                .map(|(s, v)| serde_json::json!({ "system": s, "value": v }))
-                .collect();
-            let n = sqlx::query(
+        for chunk in b.programmes.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO programmes (source_id, gen, channel_id, start, stop, title, sub_title, \
-                 description, categories, episode_num, icon, rating) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(self.source_id)
-            .bind(self.generation)
-            .bind(&p.channel)
-            .bind(p.start.timestamp())
-            .bind(p.stop.map(|t| t.timestamp()))
-            .bind(&p.title)
-            .bind(&p.sub_title)
-            .bind(&p.desc)
-            .bind(serde_json::to_string(&p.categories).unwrap_or_else(|_| "[]".into()))
-            .bind(serde_json::Value::Array(eps).to_string())
-            .bind(&p.icon)
-            .bind(&p.rating)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            self.programmes += n;
+                 description, categories, episode_num, icon, rating) ",
+            );
+            q.push_values(chunk, |mut row, p| {
+                let eps: Vec<serde_json::Value> = p
+                    .episode_num
+                    .iter()
+                    .map(|(s, v)| serde_json::json!({ "system": s, "value": v }))
+                    .collect();
+                row.push_bind(self.source_id)
+                    .push_bind(self.generation)
+                    .push_bind(p.channel.clone())
+                    .push_bind(p.start.timestamp())
+                    .push_bind(p.stop.map(|t| t.timestamp()))
+                    .push_bind(p.title.clone())
+                    .push_bind(p.sub_title.clone())
+                    .push_bind(p.desc.clone())
+                    .push_bind(serde_json::to_string(&p.categories).unwrap_or_else(|_| "[]".into()))
+                    .push_bind(serde_json::Value::Array(eps).to_string())
+                    .push_bind(p.icon.clone())
+                    .push_bind(p.rating.clone());
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            self.programmes += q.build().execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(())

@@ -17,6 +17,7 @@ fn example_config_parses_and_matches_defaults() {
     assert_eq!(c.stream, d.stream);
     assert_eq!(c.discovery, d.discovery);
     assert_eq!(c.events, d.events);
+    assert_eq!(c.sync, d.sync);
     assert_eq!(c.channel.len(), 2);
     assert_eq!(
         c.channel[1].effective_stream(&c.stream).failover_after_ms,
@@ -81,6 +82,36 @@ fn bad_configs_are_refused_naming_the_key() {
         (
             "[[channel]]\nnumber = \"101\"\nname = \"A\"\nstreams = []\n",
             "channel[0].streams ([]) must list at least one stream",
+        ),
+        // Issue 9: provider sections.
+        (
+            "[[source]]\nkind = \"xtream\"\nurl = \"http://p.example\"\nusername = \"u\"\n",
+            "source[0].password ((missing)) is required for kind = \"xtream\"",
+        ),
+        (
+            "[[source]]\nkind = \"xtream\"\nurl = \"ftp://u:s3cret@p.example\"\nusername = \"u\"\npassword = \"p\"\n",
+            "source[0].url (ftp://***:***@p.example/) is not the http(s) address of an Xtream Codes panel",
+        ),
+        (
+            "[[source]]\nkind = \"m3u\"\nurl = \"lists/uk.m3u\"\n",
+            "source[0].url (lists/uk.m3u) is not an http(s) URL or an absolute path",
+        ),
+        (
+            "[[source]]\nkind = \"m3u\"\nurl = \"/srv/uk.m3u\"\nsync_hours = 0\n",
+            "source[0].sync_hours (0) must be between 1 and 720",
+        ),
+        ("[[source]]\nkind = \"m3u\"\nurl = \"/srv/uk.m3u\"\n", ""),
+        (
+            "[[epg]]\nurl = \"guide.xml\"\n",
+            "epg[0].url (guide.xml) is not an http(s) URL or an absolute path",
+        ),
+        (
+            "[sync]\nmax_drop_percent = 0\n",
+            "sync.max_drop_percent (0) must be between 1 and 100",
+        ),
+        (
+            "[[source]]\nkind = \"stalker\"\nurl = \"http://h\"\n",
+            "unknown variant `stalker`",
         ),
     ];
     for (toml, msg) in cases {

@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::events::EventBus;
 use crate::http::{ApiState, SourcesState, StreamState};
 use crate::lineup::Lineup;
+use crate::lineup::live::Rebuild;
 use crate::media::manager::Sessions;
+use crate::plex::guide_cache::GuideCache;
 use crate::plex::{Device, PlexState};
 use crate::providers::sync::Syncer;
 use crate::store::Store;
@@ -29,6 +31,10 @@ pub struct AppState {
     pub device: Arc<Device>,
     /// Provider syncs (API triggers and the schedule share it).
     pub syncer: Arc<Syncer>,
+    /// Asks for a lineup rebuild (after a person's change).
+    pub rebuild: Rebuild,
+    /// The rendered guide, until the lineup changes.
+    pub guide_cache: Arc<GuideCache>,
 }
 
 impl FromRef<AppState> for SourcesState {
@@ -68,6 +74,9 @@ impl FromRef<AppState> for PlexState {
             sessions: Arc::clone(&s.sessions),
             public_url: s.config.server.public_url.clone(),
             listen: s.config.server.listen.clone(),
+            store: s.store.clone(),
+            guide_cache: Arc::clone(&s.guide_cache),
+            guide_days: s.config.sync.guide_days,
         }
     }
 }

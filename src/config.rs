@@ -26,9 +26,33 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub events: EventsConfig,
     pub sync: SyncConfig,
+    pub lineup: LineupConfig,
     pub source: Vec<SourceConfig>,
     pub epg: Vec<EpgConfig>,
     pub channel: Vec<ChannelConfig>,
+}
+
+/// How the lineup is built from ingested streams.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LineupConfig {
+    /// New provider channels get the next free number from here.
+    pub first_number: u32,
+    /// Use the provider's channel number (`tvg-chno`, Xtream `num`) for a
+    /// new channel when it is free.
+    pub use_provider_numbers: bool,
+    /// A match at or above this confidence is applied; below, suggested.
+    pub match_threshold: f64,
+}
+
+impl Default for LineupConfig {
+    fn default() -> Self {
+        Self {
+            first_number: 1000,
+            use_provider_numbers: false,
+            match_threshold: 0.85,
+        }
+    }
 }
 
 /// The event log's retention.
@@ -304,6 +328,20 @@ impl Config {
         }
         validate_stream("stream", &self.stream)?;
         sources::validate(&self.source, &self.epg, &self.sync)?;
+        if !(1..=999_999).contains(&self.lineup.first_number) {
+            return Err(invalid(
+                "lineup.first_number",
+                self.lineup.first_number,
+                "must be between 1 and 999999",
+            ));
+        }
+        if !(0.5..=1.0).contains(&self.lineup.match_threshold) {
+            return Err(invalid(
+                "lineup.match_threshold",
+                self.lineup.match_threshold,
+                "must be between 0.5 and 1.0",
+            ));
+        }
         if !(1..=3650).contains(&self.events.retention_days) {
             return Err(invalid(
                 "events.retention_days",

@@ -114,6 +114,18 @@ pub enum EventKind {
     SyncCompleted(SyncCompleted),
     /// A provider sync changed nothing: the previous data stays.
     SyncFailed(SyncFailed),
+    /// The lineup was rebuilt from the store.
+    LineupBuilt {
+        channels: u64,
+        enabled: u64,
+        streams: u64,
+        matched: u64,
+        suggested: u64,
+        unmatched: u64,
+        numbers_assigned: u64,
+        stale_channels: u64,
+        ms: u64,
+    },
 }
 
 /// A provider sync that stored its result.
@@ -167,6 +179,7 @@ impl EventKind {
             EventKind::ReaderDropped { .. } => "reader_dropped",
             EventKind::SyncCompleted(_) => "sync_completed",
             EventKind::SyncFailed(_) => "sync_failed",
+            EventKind::LineupBuilt { .. } => "lineup_built",
         }
     }
 
@@ -450,6 +463,17 @@ mod tests {
             },
             EventKind::SyncCompleted(SyncCompleted::default()),
             EventKind::SyncFailed(SyncFailed::default()),
+            EventKind::LineupBuilt {
+                channels: 0,
+                enabled: 0,
+                streams: 0,
+                matched: 0,
+                suggested: 0,
+                unmatched: 0,
+                numbers_assigned: 0,
+                stale_channels: 0,
+                ms: 0,
+            },
         ];
         for k in kinds {
             let v = serde_json::to_value(&k).unwrap();

@@ -97,6 +97,19 @@ pub async fn run_with_lineup(
         config.sync.clone(),
         &config.stream.user_agent,
     );
+    if let Err(e) = lineup::live::rebuild_now(&store, &config, &lineup, &events).await {
+        tracing::error!(
+            "cannot build the lineup from the database, serving the config's channels: {e:#}"
+        );
+    }
+    let rebuild = lineup::live::Rebuild(Arc::clone(&syncer.changed));
+    let rebuilder = lineup::live::spawn(
+        store.clone(),
+        Arc::new(config.clone()),
+        Arc::clone(&lineup),
+        events.clone(),
+        rebuild.clone(),
+    );
     let scheduler = providers::schedule::spawn(Arc::clone(&syncer));
     let advert = Arc::new(plex::Advert::new(
         &config,
@@ -113,6 +126,8 @@ pub async fn run_with_lineup(
         events: events.clone(),
         device,
         syncer,
+        rebuild,
+        guide_cache: Arc::new(plex::guide_cache::GuideCache::default()),
     };
     let enabled = lineup.enabled().len();
     tracing::info!(%addr, channels = enabled, tuners = config.tuner.count, "StreamForge listening");
@@ -134,6 +149,8 @@ pub async fn run_with_lineup(
         .context("HTTP server")?;
     scheduler.abort();
     let _ = scheduler.await;
+    rebuilder.abort();
+    let _ = rebuilder.await;
     drop(events);
     drop(sessions);
     // The writer ends once every sink is gone; sessions' threads hold clones

@@ -18,6 +18,7 @@ fn example_config_parses_and_matches_defaults() {
     assert_eq!(c.discovery, d.discovery);
     assert_eq!(c.events, d.events);
     assert_eq!(c.sync, d.sync);
+    assert_eq!(c.lineup, d.lineup);
     assert_eq!(c.channel.len(), 2);
     assert_eq!(
         c.channel[1].effective_stream(&c.stream).failover_after_ms,

@@ -4,7 +4,10 @@
 //! either the old lineup or the new one, never half of each. The channel
 //! model itself is in `channel`; matching and numbering come later.
 
+pub mod build;
 pub mod channel;
+pub mod live;
+pub mod matching;
 
 pub use channel::{Candidate, CandidateSource, Channel, EngineOverrides, Tier};
 
@@ -18,12 +21,16 @@ use crate::config::Config;
 /// the lock is held only to clone or replace that `Arc`.
 pub struct Lineup {
     channels: RwLock<Arc<Vec<Channel>>>,
+    /// Bumped at every replace: caches of what is derived from the lineup
+    /// (the rendered guide) compare it.
+    version: std::sync::atomic::AtomicU64,
 }
 
 impl Lineup {
     pub fn new(channels: Vec<Channel>) -> Arc<Self> {
         Arc::new(Self {
             channels: RwLock::new(Arc::new(channels)),
+            version: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -61,7 +68,15 @@ impl Lineup {
 
     /// Replaces the whole lineup at once.
     pub fn replace(&self, channels: Vec<Channel>) {
-        *self.channels.write() = Arc::new(channels);
+        let mut w = self.channels.write();
+        *w = Arc::new(channels);
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Changes with every [`Lineup::replace`].
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn len(&self) -> usize {

@@ -6,22 +6,20 @@
 //! `tv_validate_file` (ids in `name.tld` form, unique, and at least one
 //! programme per channel). Channels without guide data get placeholder
 //! blocks titled with the channel name, as other tuner proxies do: Plex
-//! hides a channel that has no programmes at all. When the sources issue
-//! stores real guide data it feeds [`write_guide`] through `programmes_for`.
+//! hides a channel that has no programmes at all. Stored guide data feeds
+//! [`write_guide`] through `programmes_for` (`epg_cache` serves it).
 
 use std::collections::HashSet;
 use std::io::Write;
 
 use axum::body::Body;
-use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::state::PlexState;
 use super::xml::{public_image_url, xml_escape};
 use crate::lineup::Channel;
 
@@ -364,9 +362,24 @@ pub fn guide_response(
     resp
 }
 
-/// Until guide sources exist, every channel gets placeholders.
-pub async fn epg_xml(State(st): State<PlexState>, headers: HeaderMap) -> Response {
-    guide_response(st.lineup.enabled(), accepts_gzip(&headers), |_| Vec::new()).into_response()
+/// The whole guide for `channels`, gzip-compressed, in memory (what the
+/// guide cache keeps). Blocking: run it on a blocking thread.
+pub fn render_gzip(
+    channels: &[Channel],
+    now: DateTime<Utc>,
+    programmes_for: impl FnMut(&Channel) -> Vec<Programme>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut gz = Gzip {
+        enc: GzEncoder::new(Vec::with_capacity(CHUNK), Compression::fast()),
+        emit: |c: Vec<u8>| {
+            out.extend_from_slice(&c);
+            true
+        },
+    };
+    let ok = write_guide(channels, now, programmes_for, |c| gz.push(&c)) && gz.finish();
+    debug_assert!(ok, "writing into memory cannot fail");
+    out
 }
 
 #[cfg(test)]

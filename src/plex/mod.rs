@@ -11,6 +11,8 @@ pub mod advert;
 pub mod device;
 pub mod discovery;
 pub mod epg;
+pub mod epg_cache;
+pub mod guide_cache;
 pub mod hdhomerun;
 pub mod playlist;
 pub mod responders;
@@ -51,7 +53,7 @@ where
         .route("/device.xml", get(hdhomerun::device_xml))
         .route("/capability", get(hdhomerun::device_xml))
         .route("/playlist.m3u", get(playlist::playlist))
-        .route("/epg.xml", get(epg::epg_xml))
+        .route("/epg.xml", get(epg_cache::epg_xml))
         .route("/api/urls", get(api_urls))
 }
 

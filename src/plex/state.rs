@@ -7,9 +7,11 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, Uri};
 
 use super::device::Device;
+use super::guide_cache::GuideCache;
 use super::urls;
 use crate::lineup::Lineup;
 use crate::media::manager::Sessions;
+use crate::store::Store;
 
 /// What the Plex/HDHomeRun routes read.
 #[derive(Clone)]
@@ -22,6 +24,11 @@ pub struct PlexState {
     pub public_url: Option<String>,
     /// The configured `server.listen` (used until the bound address is known).
     pub listen: String,
+    /// Where the stored guide is.
+    pub store: Store,
+    pub guide_cache: Arc<GuideCache>,
+    /// Days of guide served.
+    pub guide_days: u32,
 }
 
 /// The bound HTTP address (the configured one before `run` records it).

@@ -39,6 +39,8 @@ pub struct Syncer {
     pub api_spacing: Duration,
     /// Sources being synced, with their step (short critical sections).
     running: Mutex<HashMap<i64, (String, Instant)>>,
+    /// Told after every sync that stored something (the lineup rebuilds).
+    pub changed: Arc<tokio::sync::Notify>,
 }
 
 impl Syncer {
@@ -57,6 +59,7 @@ impl Syncer {
             default_user_agent: user_agent.to_string(),
             api_spacing: Duration::from_secs(1),
             running: Mutex::new(HashMap::new()),
+            changed: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -70,6 +73,7 @@ impl Syncer {
             default_user_agent: self.default_user_agent.clone(),
             api_spacing: spacing,
             running: Mutex::new(HashMap::new()),
+            changed: Arc::clone(&self.changed),
         })
     }
 
@@ -117,6 +121,7 @@ impl Syncer {
                     .record_sync(id, true, None, Some(out.items as i64), false)
                     .await?;
                 tracing::info!(source = %source.name, items = out.items, ms, "sync completed");
+                self.changed.notify_one();
                 self.events.publish(
                     None,
                     EventKind::SyncCompleted(SyncCompleted {

@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod guide;
+pub mod lineup;
 pub mod sources;
 
 use std::path::Path;

@@ -1,0 +1,79 @@
+//! Keeping the live lineup current: rebuilt from the store at start, after
+//! every successful provider sync and after a person's change, then
+//! swapped in as a whole. One rebuild at a time; requests that arrive
+//! while one runs fold into one more.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::Lineup;
+use super::build::{BuildSummary, build};
+use crate::config::Config;
+use crate::events::{EventBus, EventKind};
+use crate::store::{Store, StoreError};
+
+/// Asks for a rebuild; cheap to clone and call from anywhere async.
+#[derive(Clone, Default)]
+pub struct Rebuild(pub Arc<Notify>);
+
+impl Rebuild {
+    pub fn request(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Builds once now (so the server starts with the stored lineup).
+pub async fn rebuild_now(
+    store: &Store,
+    config: &Config,
+    lineup: &Lineup,
+    events: &EventBus,
+) -> Result<BuildSummary, StoreError> {
+    let t0 = std::time::Instant::now();
+    let (channels, summary) = build(store, config).await?;
+    lineup.replace(channels);
+    tracing::info!(
+        channels = summary.channels,
+        enabled = summary.enabled,
+        matched = summary.matched,
+        suggested = summary.suggested,
+        unmatched = summary.unmatched,
+        ms = t0.elapsed().as_millis() as u64,
+        "lineup built"
+    );
+    events.publish(
+        None,
+        EventKind::LineupBuilt {
+            channels: summary.channels as u64,
+            enabled: summary.enabled as u64,
+            streams: summary.streams as u64,
+            matched: summary.matched as u64,
+            suggested: summary.suggested as u64,
+            unmatched: summary.unmatched as u64,
+            numbers_assigned: summary.numbers_assigned as u64,
+            stale_channels: summary.stale_channels as u64,
+            ms: t0.elapsed().as_millis() as u64,
+        },
+    );
+    Ok(summary)
+}
+
+/// Rebuilds on every request until dropped.
+pub fn spawn(
+    store: Store,
+    config: Arc<Config>,
+    lineup: Arc<Lineup>,
+    events: EventBus,
+    rebuild: Rebuild,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            rebuild.0.notified().await;
+            if let Err(e) = rebuild_now(&store, &config, &lineup, &events).await {
+                // The previous lineup stays.
+                tracing::error!("cannot rebuild the lineup, the previous one stays: {e:#}");
+            }
+        }
+    })
+}

@@ -9,7 +9,7 @@ use axum::extract::FromRef;
 
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::http::{ApiState, SourcesState, StreamState};
+use crate::http::{ApiState, ChannelsState, SourcesState, StreamState};
 use crate::lineup::Lineup;
 use crate::lineup::live::Rebuild;
 use crate::media::manager::Sessions;
@@ -35,6 +35,16 @@ pub struct AppState {
     pub rebuild: Rebuild,
     /// The rendered guide, until the lineup changes.
     pub guide_cache: Arc<GuideCache>,
+}
+
+impl FromRef<AppState> for ChannelsState {
+    fn from_ref(s: &AppState) -> Self {
+        Self {
+            lineup: Arc::clone(&s.lineup),
+            store: s.store.clone(),
+            rebuild: s.rebuild.clone(),
+        }
+    }
 }
 
 impl FromRef<AppState> for SourcesState {

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::streams::routes())
         .merge(http::api::routes())
         .merge(http::sources::routes())
+        .merge(http::channels::routes())
         .merge(plex::routes())
         .with_state(state)
 }

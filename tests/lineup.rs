@@ -92,3 +92,221 @@ async fn issue8_swapped_lineup_is_what_every_consumer_serves() {
     drop(cap);
     srv.stop().await;
 }
+
+mod from_providers {
+    //! Issue 10: an Xtream account, an M3U playlist and a gzip guide give
+    //! the expected lineup; quality tiers order the candidates; numbers
+    //! survive reshuffles and a channel's disappearance; epg.xml carries
+    //! the stored programmes and validates.
+
+    use std::io::Write;
+    use std::time::Duration;
+
+    use crate::util::panel::{PASS, Panel, PanelMode, USER};
+    use crate::util::*;
+
+    fn guide_gz(channels: usize) -> Vec<u8> {
+        let now = chrono::Utc::now();
+        let mut x = String::from("<?xml version=\"1.0\"?>\n<tv>\n");
+        for c in 1..=channels {
+            x.push_str(&format!(
+                "<channel id=\"chan{c}.uk\"><display-name>Channel {c}</display-name><icon src=\"http://logos.example/g{c}.png\"/></channel>\n"
+            ));
+        }
+        for c in 1..=channels {
+            for h in -1..12 {
+                let s = now + chrono::Duration::hours(h);
+                x.push_str(&format!(
+                    "<programme start=\"{}\" stop=\"{}\" channel=\"chan{c}.uk\"><title>Real show {c}.{h}</title><desc>From the guide</desc></programme>\n",
+                    s.format("%Y%m%d%H%M%S +0000"),
+                    (s + chrono::Duration::hours(1)).format("%Y%m%d%H%M%S +0000"),
+                ));
+            }
+        }
+        x.push_str("</tv>\n");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(x.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    async fn lineup_numbers(srv: &TestServer) -> Vec<(String, String)> {
+        let v = srv.json("/lineup.json").await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["GuideName"].as_str().unwrap().to_string(),
+                    e["GuideNumber"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    async fn wait_for(
+        srv: &TestServer,
+        what: &str,
+        ok: impl Fn(&[(String, String)]) -> bool,
+    ) -> Vec<(String, String)> {
+        for _ in 0..300 {
+            let l = lineup_numbers(srv).await;
+            if ok(&l) {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{what}: {:?}\n{:?}",
+            lineup_numbers(srv).await,
+            srv.events().await
+        );
+    }
+
+    async fn sync(srv: &TestServer, http: &reqwest::Client, id: i64) {
+        let before = srv.events_of("lineup_built").await.len();
+        let r = http
+            .post(srv.url(&format!("/api/sources/{id}/sync")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        for _ in 0..300 {
+            if srv.events_of("lineup_built").await.len() > before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no rebuild after the sync of {id}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn issue10_providers_and_guide_make_a_lineup_whose_numbers_never_move() {
+        let panel = Panel::start(6).await;
+        let guide = panel.serve_file("guide.xml.gz", guide_gz(5));
+        let m3u = panel.serve_file(
+            "extra.m3u",
+            b"#EXTM3U\n#EXTINF:-1 tvg-id=\"chan1.uk\" group-title=\"UK | Extra\",Channel 1 FHD\nhttp://cdn.example/fhd/1.ts\n#EXTINF:-1 tvg-id=\"chan1.uk\",Channel 1 SD\nhttp://cdn.example/sd/1.ts\n".to_vec(),
+        );
+        let srv = TestServer::start(fast_config(vec![])).await;
+        let http = reqwest::Client::new();
+        let add = |path: &'static str, body: serde_json::Value| {
+            let http = http.clone();
+            let url = srv.url(path);
+            async move {
+                let r = http.post(url).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 201);
+                r.json::<serde_json::Value>().await.unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            }
+        };
+        add("/api/epg-sources", serde_json::json!({ "url": guide })).await;
+        let xt = add(
+            "/api/sources",
+            serde_json::json!({ "kind": "xtream", "url": panel.base(), "username": USER, "password": PASS }),
+        )
+        .await;
+        add(
+            "/api/sources",
+            serde_json::json!({ "kind": "m3u", "url": m3u, "priority": 20 }),
+        )
+        .await;
+        let lineup = wait_for(&srv, "five guide channels", |l| l.len() == 5).await;
+        let names: Vec<&str> = lineup.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Channel 1",
+                "Channel 2",
+                "Channel 3",
+                "Channel 4",
+                "Channel 5"
+            ]
+        );
+        // Channel 1: FHD (playlist) before HD (panel) before SD (playlist).
+        let mut tiers = Vec::new();
+        for _ in 0..100 {
+            let chans = srv.json("/api/channels?q=channel 1").await;
+            let c = chans["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "Channel 1")
+                .cloned()
+                .unwrap();
+            tiers = c["candidates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["tier"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>();
+            if tiers.len() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(tiers, ["fhd", "hd", "sd"]);
+        let all = srv.json("/api/channels").await.to_string();
+        assert!(!all.contains(PASS) && !all.contains(USER), "{all}");
+        // Stream 6 has no guide channel: its channel exists, disabled.
+        let chans = srv.json("/api/channels?enabled=false").await;
+        let six = chans["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "Channel 6")
+            .cloned()
+            .expect("unmatched channel listed");
+        assert_eq!(six["match_status"], "unmatched");
+
+        // Reshuffled provider order: the same numbers.
+        panel.set(PanelMode::Reshuffled);
+        sync(&srv, &http, xt).await;
+        assert_eq!(lineup_numbers(&srv).await, lineup);
+        // Channel 5 vanishes (stale), then returns with its number.
+        *panel.state.streams.lock() = 4;
+        panel.set(PanelMode::Ok);
+        sync(&srv, &http, xt).await;
+        let without = lineup_numbers(&srv).await;
+        assert_eq!(without.len(), 4, "{without:?}");
+        *panel.state.streams.lock() = 6;
+        sync(&srv, &http, xt).await;
+        assert_eq!(
+            lineup_numbers(&srv).await,
+            lineup,
+            "channel 5 got its number back"
+        );
+
+        // Enabling the unmatched channel gives it a place; renumbering onto
+        // a taken number is refused.
+        let id = six["id"].as_str().unwrap();
+        let r = http
+            .patch(srv.url(&format!("/api/channels/{id}")))
+            .json(&serde_json::json!({ "number": lineup[0].1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        let r = http
+            .patch(srv.url(&format!("/api/channels/{id}")))
+            .json(&serde_json::json!({ "enabled": true }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        wait_for(&srv, "channel 6 enabled", |l| l.len() == 6).await;
+
+        // The guide carries the stored programmes and validates.
+        let xml = reqwest::get(srv.url("/epg.xml"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&xml);
+        assert!(text.contains("Real show 1.0"), "stored programmes served");
+        assert!(text.contains("chan1.uk"));
+        crate::plex::validate_xmltv(&xml);
+        srv.stop().await;
+    }
+}

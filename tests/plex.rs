@@ -354,7 +354,7 @@ async fn playlist_lists_enabled_channels_without_provider_urls() {
     srv.stop().await;
 }
 
-fn validate_xmltv(xml: &[u8]) {
+pub fn validate_xmltv(xml: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("epg.xml");
     std::fs::write(&path, xml).unwrap();

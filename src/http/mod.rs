@@ -5,9 +5,11 @@
 //! routes.
 
 pub mod api;
+pub mod channels;
 pub mod sources;
 pub mod streams;
 
 pub use api::ApiState;
+pub use channels::ChannelsState;
 pub use sources::SourcesState;
 pub use streams::StreamState;

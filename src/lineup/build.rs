@@ -186,6 +186,8 @@ pub async fn build(
                 tier,
                 user_agent: s.user_agent.clone(),
                 referrer: s.referrer.clone(),
+                stream_name: Some(s.name.clone()),
+                stream_key: Some(s.key.clone()),
             },
         ));
     }

@@ -41,6 +41,10 @@ pub struct Candidate {
     /// `#EXTVLCOPT:http-user-agent` / `http-referrer`).
     pub user_agent: Option<String>,
     pub referrer: Option<String>,
+    /// The provider's name for this stream and its identity in its source
+    /// (None for config candidates).
+    pub stream_name: Option<String>,
+    pub stream_key: Option<String>,
 }
 
 impl Candidate {
@@ -52,6 +56,8 @@ impl Candidate {
             tier: Tier::Unknown,
             user_agent: None,
             referrer: None,
+            stream_name: None,
+            stream_key: None,
         }
     }
 

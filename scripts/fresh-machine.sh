@@ -46,7 +46,11 @@ echo "Logs: $LOGS"
 # --- mounts, and their removal whatever happens --------------------------
 MOUNTS=()
 DEMO_PID=
-mounted() { findmnt -rn -o TARGET | grep -q -- "^$ROOT\(/\|$\)"; }
+# Reads all of findmnt's output (grep -q could stop early, and under
+# pipefail a SIGPIPE would read as "nothing mounted").
+mounted() {
+    findmnt -rn -o TARGET | awk -v r="$ROOT" '$0 == r || index($0, r "/") == 1 { f = 1 } END { exit !f }'
+}
 cleanup() {
     local rc=$?
     # The demo runs in its own process group (setsid): stop it and the
@@ -140,6 +144,14 @@ EOF
 start "base: ${BASE_PKGS[*]} + the host's Rust"
 in_root "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${BASE_PKGS[*]}" \
     >"$LOGS/base.log" 2>&1 || { tail -20 "$LOGS/base.log"; exit 1; }
+# The host's local CAs (/usr/local/share/ca-certificates), so that a network
+# that inspects TLS works inside as it does outside: without them cargo
+# fails to fetch the crates.io index.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    in_root "update-ca-certificates >/dev/null 2>&1"
+    echo "host CAs added: $(cd /usr/local/share/ca-certificates && echo ./*.crt)"
+fi
 # The toolchain alone (rustc, cargo, clippy, rustfmt), not rustup or the
 # host's crate cache: crates are downloaded as on a fresh machine.
 mkdir -p "$ROOT/opt/rust"
@@ -200,10 +212,10 @@ test_rc=$?
 set -e
 passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$TEST_LOG")
 failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$TEST_LOG")
-grep -E '^test result:' "$TEST_LOG" | sed 's/^/  /'
+{ grep -E '^test result:' "$TEST_LOG" || true; } | sed 's/^/  /'
 if [ "$failed" -gt 0 ] || [ "$test_rc" != 0 ]; then
     echo "failures:"
-    grep -E '^    [a-z_:]+$|^---- ' "$TEST_LOG" | sort -u | sed 's/^/  /'
+    { grep -E '^    [a-z_:0-9]+$|^---- ' "$TEST_LOG" || true; } | sort -u | sed 's/^/  /'
     [ "$passed$failed" = 00 ] && tail -30 "$TEST_LOG"
 fi
 finish test "$(asked_by "$TEST_LOG")"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what StreamForge needs on Debian/Ubuntu when it is missing:
 #   scripts/deps.sh          build dependencies (FFmpeg dev libraries, clang)
-#   scripts/deps.sh --test   plus the independent clients the tests use
+#   scripts/deps.sh --test   plus the independent clients the tests and
+#                            benches run (ffmpeg/ffprobe, hdhomerun_config,
+#                            xmllint, tv_validate_file, kill)
 # Uses sudo when not root. Does nothing when everything is present.
 set -euo pipefail
 want_test=0
@@ -23,6 +25,9 @@ if [ "$want_test" = 1 ]; then
     command -v hdhomerun_config >/dev/null || need hdhomerun-config
     command -v xmllint >/dev/null || need libxml2-utils
     command -v tv_validate_file >/dev/null || need xmltv-util
+    # The benches stop their servers with /bin/kill (the tests use kill(2));
+    # `type -P` skips the shell builtin. getconf is in libc-bin (essential).
+    type -P kill >/dev/null || need procps
 fi
 if [ "${#pkgs[@]}" -eq 0 ]; then
     exit 0

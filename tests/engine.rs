@@ -407,9 +407,7 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
     assert!(api.contains("/live/***/***/1.ts"), "{api}");
     drop(cap.finish());
     let t0 = std::time::Instant::now();
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    sigterm(&child);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;

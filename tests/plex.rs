@@ -521,7 +521,7 @@ async fn udp_exchange(
 #[tokio::test(flavor = "multi_thread")]
 async fn udp_discovery_answers_hdhomerun_config() {
     // Port taken: the server still starts and serves HTTP.
-    let blocker = std::net::UdpSocket::bind("0.0.0.0:65001").expect("UDP 65001 free for this test");
+    let blocker = bind_udp_65001("UDP 65001 free for this test");
     let mut c = config();
     c.discovery.udp = true;
     let srv = TestServer::start(c.clone()).await;
@@ -603,7 +603,21 @@ async fn udp_discovery_answers_hdhomerun_config() {
 
     // Shutdown releases the port.
     srv.stop().await;
-    std::net::UdpSocket::bind("0.0.0.0:65001").expect("65001 released at shutdown");
+    bind_udp_65001("65001 released at shutdown");
+}
+
+/// Binds UDP 65001 on all interfaces; a port held by something else
+/// (typically `scripts/demo.sh` left running) says so instead of a bare
+/// `AddrInUse` (issue 14).
+fn bind_udp_65001(what: &str) -> std::net::UdpSocket {
+    match std::net::UdpSocket::bind("0.0.0.0:65001") {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => panic!(
+            "{what}: port 65001 is in use — is a StreamForge demo or another HDHomeRun \
+             emulator running? Stop it and run the test again: {e}"
+        ),
+        Err(e) => panic!("{what}: binding UDP 0.0.0.0:65001: {e}"),
+    }
 }
 
 fn hex(b: &[u8]) -> String {

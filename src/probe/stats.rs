@@ -19,7 +19,10 @@ pub struct Windows {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BitrateSummary {
-    /// Total bits over the observed span.
+    /// Over the same complete 1 s windows as min/max, so that
+    /// `min <= mean <= max` always holds (a partial last window holding a
+    /// burst put the mean above the max before; issue 14). Over the whole
+    /// observed span only when no window completed.
     pub mean_bps: u64,
     /// Over complete 1 s windows only; None when none completed.
     pub min_bps: Option<u64>,
@@ -50,7 +53,8 @@ impl Windows {
     }
 
     /// Summary with the observation ending at `end_ms` (same axis). Windows
-    /// that end after `end_ms` are partial and left out of min/max.
+    /// that end after `end_ms` are partial and left out of min, max and
+    /// mean alike; `bytes` still counts everything added.
     pub fn summary(&self, end_ms: f64) -> Option<BitrateSummary> {
         let origin = self.origin_ms?;
         let span_ms = (end_ms - origin).max(1.0);
@@ -58,8 +62,13 @@ impl Windows {
         let full: Vec<u64> = (0..complete)
             .map(|i| self.bytes.get(i).copied().unwrap_or(0) * 8)
             .collect();
+        let mean_bps = if full.is_empty() {
+            (self.total as f64 * 8.0 * 1000.0 / span_ms) as u64
+        } else {
+            full.iter().sum::<u64>() / full.len() as u64
+        };
         Some(BitrateSummary {
-            mean_bps: (self.total as f64 * 8.0 * 1000.0 / span_ms) as u64,
+            mean_bps,
             min_bps: full.iter().copied().min(),
             max_bps: full.iter().copied().max(),
             windows: full.len(),
@@ -365,11 +374,38 @@ mod tests {
         assert_eq!(s.min_bps, Some(8000));
         assert_eq!(s.max_bps, Some(16000));
         assert_eq!(s.mean_bps, (5000 * 8) / 3);
+        // Before any window completes the mean covers the span.
+        let mut short = Windows::default();
+        for ms in (0..500).step_by(100) {
+            short.add(ms as f64, 100);
+        }
+        let s = short.summary(500.0).expect("summary");
+        assert_eq!((s.windows, s.min_bps, s.max_bps), (0, None, None));
+        assert_eq!(s.mean_bps, 500 * 8 * 1000 / 500);
         let partial = w.summary(2500.0).expect("summary");
         assert_eq!(
             partial.windows, 1,
             "only the first window is complete at 1.5 s"
         );
+    }
+
+    /// Issue 14: a live probe reported `"max_bps":559488,"mean_bps":570967`.
+    /// The mean spanned the partial last window, min and max only the
+    /// complete ones, so a burst just before the end lifted the mean alone.
+    #[test]
+    fn windows_mean_within_min_max_with_a_burst_in_the_partial_window_issue_14() {
+        let mut w = Windows::default();
+        for ms in (0..3000).step_by(100) {
+            w.add(ms as f64, 70_000 / 10);
+        }
+        // 3.0 s to 3.2 s: a keyframe's worth arrives in one go.
+        w.add(3050.0, 40_000);
+        let s = w.summary(3200.0).expect("summary");
+        assert_eq!(s.windows, 3);
+        assert_eq!((s.min_bps, s.max_bps), (Some(560_000), Some(560_000)));
+        let (lo, hi) = (s.min_bps.unwrap(), s.max_bps.unwrap());
+        assert!(lo <= s.mean_bps && s.mean_bps <= hi, "{s:?}");
+        assert_eq!(s.bytes, 210_000 + 40_000, "bytes counts every window");
     }
 
     #[test]

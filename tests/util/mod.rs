@@ -354,3 +354,18 @@ pub fn ffmpeg_decode_problems(ts: &[u8]) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Sends SIGTERM to a child process, as a service manager would, without
+/// shelling out to `kill` (procps is not in a minimal Debian; issue 14).
+pub fn sigterm(child: &std::process::Child) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours;
+    // `child` has not been waited for, so the pid still names it.
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, SIGTERM): {}",
+        std::io::Error::last_os_error()
+    );
+}

@@ -353,11 +353,19 @@ fn country_of_group(group: &str) -> String {
 /// prefix and quality suffix (`UK: BBC One FHD` → `BBC One`).
 fn display_name(name: &str) -> String {
     let mut n = name.trim();
-    if let Some((head, rest)) = n.split_once([':', '|'])
-        && head.trim().len() <= 4
-        && !rest.trim().is_empty()
-    {
-        n = rest.trim_start_matches('|').trim();
+    // `UK: `, `|IT| `, `[NED] `, `PL - `: a country code and a separator.
+    let t = n.trim_start_matches(|c: char| matches!(c, '|' | '[' | '(') || c.is_whitespace());
+    if let Some(pos) = t.find([':', '|', ']', ')', '-']) {
+        let head = t[..pos].trim();
+        let rest = t[pos + 1..].trim_start_matches(|c: char| {
+            matches!(c, ':' | '|' | ']' | ')' | '-') || c.is_whitespace()
+        });
+        if (2..=4).contains(&head.len())
+            && head.chars().all(|c| c.is_ascii_alphabetic())
+            && !rest.is_empty()
+        {
+            n = rest;
+        }
     }
     let words: Vec<&str> = n.split_whitespace().collect();
     let keep = words
@@ -382,6 +390,9 @@ mod tests {
         assert_eq!(display_name("UK: BBC One FHD"), "BBC One");
         assert_eq!(display_name("|IT| Rai 1 HD"), "Rai 1");
         assert_eq!(display_name("Discovery"), "Discovery");
+        assert_eq!(display_name("[NED] NPO 1 HD"), "NPO 1");
+        assert_eq!(display_name("PL - TVP Info"), "TVP Info");
+        assert_eq!(display_name("Sky Sports F1 - 4K"), "Sky Sports F1 -");
         assert_eq!(country_of_group("UK | Sport"), "uk");
         assert_eq!(country_of_group("Sports"), "");
         assert!(number_key("5.1") < number_key("5.2") && number_key("99") < number_key("100"));

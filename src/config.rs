@@ -269,6 +269,10 @@ impl Config {
             message: crate::redact::redact_in_text(e.to_string().trim()),
         };
         let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(origin, &e))?;
+        // The file alone must be valid: its errors are the file's.
+        let _: Config = toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e| parse_err(origin, &e))?;
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("STREAMFORGE_") else {
                 continue;
@@ -279,6 +283,16 @@ impl Config {
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             if matches!(section.as_str(), "channel" | "log" | "source" | "epg") {
                 continue;
+            }
+            if !ENV_SECTIONS.contains(&section.as_str()) {
+                return Err(invalid(
+                    &name,
+                    redact(&value),
+                    format!(
+                        "names no config section ({section:?}); variables are STREAMFORGE_<SECTION>_<KEY> with a section among {}",
+                        ENV_SECTIONS.join(", ")
+                    ),
+                ));
             }
             let parsed = format!("v = {value}")
                 .parse::<toml::Table>()
@@ -295,7 +309,15 @@ impl Config {
                     "overrides a key that is not a section",
                 ));
             };
-            sec.insert(key, parsed);
+            sec.insert(key.clone(), parsed);
+            // Each variable is checked as it is applied, so an error names it.
+            let checked: Result<Config, _> = toml::Value::Table(table.clone()).try_into();
+            if let Err(e) = checked {
+                return Err(ConfigError::Parse {
+                    origin: format!("environment variable {name} (for {section}.{key})"),
+                    message: crate::redact::redact_in_text(e.to_string().trim()),
+                });
+            }
         }
         let config: Config = toml::Value::Table(table)
             .try_into()
@@ -408,6 +430,17 @@ fn read(path: &Path) -> Result<String, ConfigError> {
         source,
     })
 }
+
+/// Sections an environment variable may override.
+const ENV_SECTIONS: &[&str] = &[
+    "server",
+    "tuner",
+    "stream",
+    "discovery",
+    "events",
+    "sync",
+    "lineup",
+];
 
 /// Upper bound of every duration in milliseconds.
 const MAX_MS: u64 = 3_600_000;

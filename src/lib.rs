@@ -131,13 +131,22 @@ pub async fn run_with_lineup(
         guide_cache: Arc::new(plex::guide_cache::GuideCache::default()),
     };
     let enabled = lineup.enabled().len();
+    if enabled == 0 {
+        tracing::warn!(
+            "no channels to serve yet: add a provider ([[source]] and [[epg]] in the config, or POST /api/sources) or [[channel]] entries; see streamforge.example.toml"
+        );
+    }
     tracing::info!(%addr, channels = enabled, tuners = config.tuner.count, "StreamForge listening");
     plex::log_setup_urls(&config, addr);
     let app = router(state);
     let stopper = Arc::clone(&sessions);
     let graceful = async move {
         shutdown.await;
-        tracing::info!("shutting down: stopping discovery (ssdp:byebye)");
+        match (&advertisers.ssdp, &advertisers.udp) {
+            (Some(_), _) => tracing::info!("shutting down: stopping discovery (ssdp:byebye)"),
+            (None, Some(_)) => tracing::info!("shutting down: stopping discovery"),
+            (None, None) => {}
+        }
         advertisers.stop().await;
         tracing::info!("shutting down: ending sessions");
         // Ending the sessions closes their rings, which ends every client

@@ -147,18 +147,32 @@ async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
             addr.ip().to_string()
         };
         let base = format!("http://{host}:{}", addr.port());
-        println!("\nStreamForge demo running. Open a channel in a player:");
+        println!(
+            "\nStreamForge demo running. Open a channel in a player (ffplay, mpv, or VLC: Media → Open Network Stream):"
+        );
         for ch in &config.channel {
-            println!("  ffplay {base}/auto/v{}    # {}", ch.number, ch.name);
+            println!("  {base}/auto/v{}    # {}", ch.number, ch.name);
         }
         println!("  Sessions: {base}/api/sessions   Events: {base}/api/events");
         println!(
-            "  Channel 102's primary stalls after 20 s of play: watch the failover event, the picture goes on."
+            "  Channel 102's primary stalls after 20 s of play, once per session: watch the failover event, the picture goes on."
         );
-        println!(
-            "  Plex: add a DVR with the address {host}:{}\n",
-            addr.port()
-        );
+        // Plex on another machine needs the LAN address, not loopback.
+        let lan = if addr.ip().is_unspecified() {
+            streamforge::plex::urls::primary_lan_ipv4().map(|ip| ip.to_string())
+        } else {
+            None
+        };
+        match lan {
+            Some(ip) => println!(
+                "  Plex: add a DVR with the address {ip}:{} (this machine's LAN address)\n",
+                addr.port()
+            ),
+            None => println!(
+                "  Plex: add a DVR with the address {host}:{}\n",
+                addr.port()
+            ),
+        }
     }
     let result = streamforge::run(config, listener, streamforge::shutdown_signal()).await;
     drop(upstream);

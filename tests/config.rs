@@ -211,3 +211,43 @@ fn env_overrides_file_and_is_validated() {
         .to_string();
     assert!(e.contains("countt"), "{e}");
 }
+
+/// Issue 14: an error caused by an environment variable names it, not the
+/// file; a missing file is said once.
+#[test]
+fn issue14_env_errors_name_the_variable() {
+    let env = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    let e = Config::from_toml_with_env(
+        "[tuner]\ncount = 1\n",
+        "streamforge.toml",
+        env("STREAMFORGE_TUNER_COUNT", "abc"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("environment variable STREAMFORGE_TUNER_COUNT (for tuner.count)")
+            && !e.contains("streamforge.toml"),
+        "{e}"
+    );
+    let e = Config::from_toml_with_env("", "(defaults)", env("STREAMFORGE_DATA_DIR", "/srv"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("STREAMFORGE_DATA_DIR (/srv) names no config section (\"data\")"),
+        "{e}"
+    );
+    assert!(e.contains("server"), "lists the sections: {e}");
+    // A file error is still the file's.
+    let e = Config::from_toml_with_env(
+        "[tuner]\ncount = \"x\"\n",
+        "f.toml",
+        env("STREAMFORGE_TUNER_COUNT", "2"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("f.toml"), "{e}");
+    let missing = std::path::Path::new("/nonexistent/streamforge.toml");
+    let e = Config::load(Some(missing), no_env()).unwrap_err();
+    let text = format!("{:#}", anyhow::Error::from(e));
+    assert_eq!(text.matches("No such file").count(), 1, "{text}");
+}

@@ -770,3 +770,27 @@ async fn channel_with_no_live_candidate_fails() {
             .starts_with("error: channel 999 is not in the config (channels: 101)")
     );
 }
+
+/// Issue 14: `probe … --json | head` must not end with `error: Broken pipe`.
+#[test]
+fn issue14_json_into_a_closed_pipe_exits_quietly() {
+    for args in [vec!["--json"], vec![]] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
+            .arg("probe")
+            .arg(fixture("main.ts"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the report is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            !stderr.to_lowercase().contains("broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -44,7 +44,7 @@ pub async fn setup(mut config: Config) -> std::io::Result<(Upstream, Config)> {
         ch("101", "Demo Steady", vec![up.ts_url("main")], "steady.demo"),
         ch(
             "102",
-            "Demo Flaky (fails over every 20 s of play)",
+            "Demo Flaky (fails over once, 20 s into a session)",
             vec![up.ts_url("flaky"), up.ts_url("backup")],
             "flaky.demo",
         ),

@@ -211,11 +211,13 @@ impl Runner {
                     };
                     // Before the first keyframe reached a client this is
                     // still the connect phase.
-                    let phase = if self.ready { "midstream" } else { "connect" };
-                    self.record_failure(cur.index, phase, end.kind(), &end.to_string());
+                    // A session being stopped (shutdown, linger over) sees
+                    // its upstream end: that is no candidate failure.
                     if self.shared.is_stopping() {
                         break;
                     }
+                    let phase = if self.ready { "midstream" } else { "connect" };
+                    self.record_failure(cur.index, phase, end.kind(), &end.to_string());
                     let decided = Instant::now();
                     self.shared.set_state(State::Switching);
                     let ctx = Failover {

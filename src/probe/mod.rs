@@ -72,10 +72,15 @@ pub async fn run_cli(args: Args) -> anyhow::Result<()> {
         .await
         .context("the probe thread ended without a result")?
     {
-        // `probe … | head`: the reader has what it wanted.
+        // `probe … | head`: the reader has what it wanted (the error may
+        // come from a write or from serde_json writing).
         Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+            }) =>
         {
             Ok(())
         }

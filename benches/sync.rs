@@ -140,8 +140,10 @@ async fn main() {
         guide_mb,
         CHANNELS as i64 * 24 * DAYS
     );
-    println!("| run | streams sync | guide sync | total | peak RSS growth |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| run | streams sync | guide sync | lineup build (match) | total | peak RSS growth | epg.xml first (render) | epg.xml cached |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=3 {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).await.unwrap();
@@ -179,19 +181,72 @@ async fn main() {
         let t1 = Instant::now();
         let gu = syncer.sync(g, true).await.expect("guide");
         let t2 = Instant::now();
+        let mut config = streamforge::config::Config::default();
+        config.server.data_dir = tmp.path().to_path_buf();
+        config.server.listen = "127.0.0.1:0".into();
+        config.discovery.udp = false;
+        config.discovery.ssdp = false;
+        let (channels, summary) = streamforge::lineup::build::build(&store, &config)
+            .await
+            .expect("lineup");
+        let t3 = Instant::now();
         let hwm1 = vm_kib("VmHWM:");
         assert_eq!(s.items as usize, STREAMS);
         assert_eq!(gu.items as usize, CHANNELS);
+        assert!(summary.matched > 0, "{summary:?}");
+        store.close().await;
+        // The guide Plex fetches, from a real server on the same data.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let srv = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let lineup = streamforge::lineup::Lineup::new(channels);
+        let server = tokio::spawn(streamforge::run_with_lineup(
+            config,
+            listener,
+            async move {
+                let _ = stop_rx.await;
+            },
+            lineup,
+        ));
+        let http = reqwest::Client::builder().gzip(false).build().unwrap();
+        let mut epg = Vec::new();
+        for _ in 0..2 {
+            let t = Instant::now();
+            let mut body = None;
+            for _ in 0..100 {
+                match http
+                    .get(format!("http://{srv}/epg.xml"))
+                    .header("accept-encoding", "gzip")
+                    .send()
+                    .await
+                {
+                    Ok(r) => {
+                        body = Some(r.bytes().await.unwrap());
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            let body = body.expect("epg.xml");
+            epg.push((t.elapsed().as_secs_f64(), body.len()));
+        }
+        let _ = stop_tx.send(());
+        let _ = server.await;
         // VmHWM is the peak since the process started: over the RSS before
         // the first run it is the sync's growth (later runs reuse memory).
         println!(
-            "| {run} | {:.2} s | {:.2} s ({} programmes) | {:.2} s | {:.1} MiB |",
+            "| {run} | {:.2} s | {:.2} s ({} programmes) | {:.2} s ({} matched of {}) | {:.2} s | {:.1} MiB | {:.2} s ({:.1} MB gzip) | {:.3} s |",
             (t1 - t0).as_secs_f64(),
             (t2 - t1).as_secs_f64(),
             gu.programmes.unwrap_or(0),
-            (t2 - t0).as_secs_f64(),
-            hwm1.saturating_sub(rss0) as f64 / 1024.0
+            (t3 - t2).as_secs_f64(),
+            summary.matched,
+            summary.streams,
+            (t3 - t0).as_secs_f64(),
+            hwm1.saturating_sub(rss0) as f64 / 1024.0,
+            epg[0].0,
+            epg[0].1 as f64 / 1e6,
+            epg[1].0,
         );
-        store.close().await;
     }
 }

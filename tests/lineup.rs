@@ -309,4 +309,105 @@ mod from_providers {
         crate::plex::validate_xmltv(&xml);
         srv.stop().await;
     }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn issue10_manual_matches_and_order_survive_resyncs() {
+        let panel = Panel::start(6).await;
+        let guide = panel.serve_file("guide.xml.gz", guide_gz(5));
+        let srv = TestServer::start(fast_config(vec![])).await;
+        let http = reqwest::Client::new();
+        for (path, body) in [
+            ("/api/epg-sources", serde_json::json!({ "url": guide })),
+            (
+                "/api/sources",
+                serde_json::json!({ "kind": "xtream", "url": panel.base(), "username": USER, "password": PASS }),
+            ),
+        ] {
+            let r = http.post(srv.url(path)).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 201);
+        }
+        wait_for(&srv, "five guide channels", |l| l.len() == 5).await;
+        let streams = srv.json("/api/streams?q=channel 6").await;
+        let six = &streams["streams"][0];
+        assert_eq!(six["guide_id"], serde_json::Value::Null, "{six}");
+        let (source, key) = (
+            six["source_id"].as_i64().unwrap(),
+            six["stream_key"].as_str().unwrap().to_string(),
+        );
+        // Pin stream 6 to guide channel 5 by hand: channel 5 has two candidates.
+        let r = http
+            .put(srv.url(&format!("/api/streams/{source}/{key}/match")))
+            .json(&serde_json::json!({ "guide_id": "chan5.uk" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let r = http
+            .put(srv.url(&format!("/api/streams/{source}/{key}/match")))
+            .json(&serde_json::json!({ "guide_id": "nope.example" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "an unknown guide channel is refused");
+        let five = |v: &serde_json::Value| {
+            v["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "Channel 5")
+                .cloned()
+                .unwrap()
+        };
+        let mut c5 = serde_json::Value::Null;
+        for _ in 0..100 {
+            c5 = five(&srv.json("/api/channels").await);
+            if c5["candidates"].as_array().unwrap().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let names = |c: &serde_json::Value| {
+            c["candidates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["provider_name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&c5).len(), 2, "{c5}");
+        // Put stream 6 first by hand.
+        let order: Vec<serde_json::Value> = c5["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|k| serde_json::json!({ "source_id": k["source"]["source_id"], "stream_key": k["stream_key"] }))
+            .collect();
+        let want: Vec<String> = names(&c5).into_iter().rev().collect();
+        let r = http
+            .put(srv.url(&format!(
+                "/api/channels/{}/order",
+                c5["id"].as_str().unwrap()
+            )))
+            .json(&order)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        for _ in 0..100 {
+            if names(&five(&srv.json("/api/channels").await)) == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // A re-sync keeps the pin and the order.
+        let id = srv.json("/api/sources").await[0]["id"].as_i64().unwrap();
+        sync(&srv, &http, id).await;
+        let after = five(&srv.json("/api/channels").await);
+        assert_eq!(names(&after), want, "{after}");
+        let s6 = &srv.json("/api/streams?q=channel 6").await["streams"][0];
+        assert_eq!(s6["manual"], true);
+        assert_eq!(s6["guide_id"], "chan5.uk");
+        srv.stop().await;
+    }
 }

@@ -22,6 +22,7 @@ use crate::lineup::Lineup;
 use crate::lineup::live::Rebuild;
 use crate::redact::redact;
 use crate::store::Store;
+use crate::store::lineup::MatchRow;
 
 /// What the lineup routes read.
 #[derive(Clone)]
@@ -62,6 +63,14 @@ fn store_error(e: impl std::fmt::Display) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, "database error")
 }
 
+/// Every stored match, by (source, stream key).
+async fn matches_by_stream(store: &Store) -> Result<HashMap<(i64, String), MatchRow>, Response> {
+    let m = store.stream_matches().await.map_err(store_error)?;
+    Ok(m.into_iter()
+        .map(|m| ((m.source_id, m.stream_key.clone()), m))
+        .collect())
+}
+
 fn page<T>(items: Vec<T>, p: &Page) -> (usize, Vec<T>) {
     let total = items.len();
     let offset = p.offset.unwrap_or(0);
@@ -70,14 +79,10 @@ fn page<T>(items: Vec<T>, p: &Page) -> (usize, Vec<T>) {
 }
 
 async fn list_channels(State(st): State<ChannelsState>, Query(p): Query<Page>) -> Response {
-    let matches: HashMap<(i64, String), crate::store::lineup::MatchRow> =
-        match st.store.stream_matches().await {
-            Ok(m) => m
-                .into_iter()
-                .map(|m| ((m.source_id, m.stream_key.clone()), m))
-                .collect(),
-            Err(e) => return store_error(e),
-        };
+    let matches = match matches_by_stream(&st.store).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let q = p.q.as_deref().map(str::to_lowercase);
     let all = st.lineup.all();
     let items: Vec<serde_json::Value> = all
@@ -224,14 +229,10 @@ async fn list_streams(State(st): State<ChannelsState>, Query(p): Query<Page>) ->
         Ok(s) => s,
         Err(e) => return store_error(e),
     };
-    let matches: HashMap<(i64, String), crate::store::lineup::MatchRow> =
-        match st.store.stream_matches().await {
-            Ok(m) => m
-                .into_iter()
-                .map(|m| ((m.source_id, m.stream_key.clone()), m))
-                .collect(),
-            Err(e) => return store_error(e),
-        };
+    let matches = match matches_by_stream(&st.store).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
     let q = p.q.as_deref().map(str::to_lowercase);
     let items: Vec<serde_json::Value> = streams
         .iter()

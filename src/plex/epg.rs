@@ -347,7 +347,12 @@ pub fn guide_response(
             .await
             .map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
     });
-    let mut resp = Response::new(Body::from_stream(stream));
+    guide_body(Body::from_stream(stream), gzip)
+}
+
+/// A 200 carrying the guide, with its headers.
+pub fn guide_body(body: Body, gzip: bool) -> Response {
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

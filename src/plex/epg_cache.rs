@@ -8,12 +8,12 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 
-use super::epg::{Programme, accepts_gzip, guide_response, render_gzip};
+use super::epg::{Programme, accepts_gzip, guide_body, guide_response, render_gzip};
 use super::state::PlexState;
 use crate::lineup::Channel;
 use crate::store::Store;
@@ -98,14 +98,5 @@ pub async fn epg_xml(State(st): State<PlexState>, headers: HeaderMap) -> Respons
 }
 
 fn gzip_response(body: Bytes) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    resp
+    guide_body(Body::from(body), true)
 }

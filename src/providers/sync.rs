@@ -188,9 +188,10 @@ impl Syncer {
                     .fetch(&s.url, "the playlist", s.user_agent.as_deref())
                     .await?;
                 self.step(s.id, "parsing the playlist");
-                let (mut streams, skipped) = tokio::task::spawn_blocking(move || m3u_streams(&body))
-                    .await
-                    .map_err(|e| SyncError::Parse(format!("parser stopped: {e}")))??;
+                let (mut streams, skipped) =
+                    tokio::task::spawn_blocking(move || m3u_streams(&body))
+                        .await
+                        .map_err(|e| SyncError::Parse(format!("parser stopped: {e}")))??;
                 // The source's user agent, unless the entry names its own.
                 if let Some(ua) = &s.user_agent {
                     for st in streams.iter_mut().filter(|st| st.user_agent.is_none()) {

@@ -116,9 +116,18 @@ pub fn next_due(s: &SourceRow) -> Option<DateTime<Utc>> {
 /// box with many sources never floods its uplink or a panel.
 pub fn spawn(syncer: Arc<Syncer>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        // What the store said last time: a change made elsewhere (the
+        // `streamforge sync` command on the same data) rebuilds the lineup.
+        let mut last_seen: Option<Vec<(i64, Option<String>)>> = None;
         loop {
             match syncer.store.sources().await {
                 Ok(sources) => {
+                    let seen: Vec<(i64, Option<String>)> =
+                        sources.iter().map(|s| (s.id, s.last_sync_at.clone())).collect();
+                    if last_seen.as_ref().is_some_and(|l| *l != seen) {
+                        syncer.changed.notify_one();
+                    }
+                    last_seen = Some(seen);
                     let now = Utc::now();
                     for s in sources {
                         if next_due(&s).is_some_and(|t| t <= now) {

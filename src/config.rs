@@ -103,11 +103,19 @@ impl Default for ServerConfig {
 pub struct TunerConfig {
     /// Concurrent distinct channels allowed.
     pub count: u32,
+    /// A tune that needs a provider account connection held by a channel
+    /// that still has clients waits this long for it (Plex opens the new
+    /// channel before it closes the old one). A channel with no clients
+    /// left yields its connection at once, without this wait.
+    pub zap_grace_ms: u64,
 }
 
 impl Default for TunerConfig {
     fn default() -> Self {
-        Self { count: 2 }
+        Self {
+            count: 2,
+            zap_grace_ms: 2000,
+        }
     }
 }
 
@@ -347,6 +355,13 @@ impl Config {
         }
         if self.tuner.count == 0 {
             return Err(invalid("tuner.count", 0, "must be at least 1"));
+        }
+        if self.tuner.zap_grace_ms > 10_000 {
+            return Err(invalid(
+                "tuner.zap_grace_ms",
+                self.tuner.zap_grace_ms,
+                "must be at most 10000",
+            ));
         }
         validate_stream("stream", &self.stream)?;
         sources::validate(&self.source, &self.epg, &self.sync)?;

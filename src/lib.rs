@@ -32,6 +32,7 @@ pub use crate::app::AppState;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::lineup::Lineup;
+use crate::media::budget::ConnectionBudget;
 use crate::media::manager::Sessions;
 use crate::store::Store;
 use crate::store::events::Retention;
@@ -66,6 +67,18 @@ pub async fn run_with_lineup(
     shutdown: impl Future<Output = ()> + Send + 'static,
     lineup: Arc<Lineup>,
 ) -> anyhow::Result<()> {
+    run_with_budget(config, listener, shutdown, lineup, ConnectionBudget::new()).await
+}
+
+/// [`run_with_lineup`] with the provider connection budget the caller
+/// keeps a handle on (to set accounts' limits while serving).
+pub async fn run_with_budget(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    lineup: Arc<Lineup>,
+    budget: Arc<ConnectionBudget>,
+) -> anyhow::Result<()> {
     media::input::init_ffmpeg();
     let store = Store::open(&config.server.data_dir)
         .await
@@ -88,7 +101,7 @@ pub async fn run_with_lineup(
             .await?
             .serving_at(addr),
     );
-    let sessions = Sessions::new(config.tuner.count, config.stream.clone(), events.clone());
+    let sessions = Sessions::new(&config.tuner, config.stream.clone(), events.clone(), budget);
     providers::schedule::sync_config_sources(&store, &config)
         .await
         .context("storing the config's sources")?;

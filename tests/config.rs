@@ -46,6 +46,10 @@ fn bad_configs_are_refused_naming_the_key() {
     let cases: &[(&str, &str)] = &[
         ("[tuner]\ncount = 0\n", "tuner.count (0) must be at least 1"),
         (
+            "[tuner]\nzap_grace_ms = 20000\n",
+            "tuner.zap_grace_ms (20000) must be at most 10000",
+        ),
+        (
             "[stream]\nring_seconds = 2\n",
             "stream.ring_seconds (2) must be between 5 and 600",
         ),

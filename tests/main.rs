@@ -3,6 +3,7 @@
 
 mod util;
 
+mod budget;
 mod config;
 mod engine;
 mod events;

@@ -12,6 +12,7 @@ use ffmpeg::format::context::Input;
 use ffmpeg::media::Type as MediaType;
 use ffmpeg_next as ffmpeg;
 
+use super::budget::Permit;
 use crate::redact::redact;
 
 /// Milliseconds since the first call, on a monotonic clock. Atomics hold
@@ -204,6 +205,10 @@ pub struct Opened {
     pub url: String,
     pub opened_at: Instant,
     pub open_ms: u64,
+    /// The provider account's connection this input uses (none for config
+    /// candidates and `probe`). Declared after `input`: fields drop in
+    /// order, so the socket is closed before the connection is given back.
+    pub permit: Option<Permit>,
 }
 
 // The demux thread receives `Opened` from the opening thread.
@@ -299,6 +304,7 @@ pub fn finish_open(
         url: url.to_string(),
         opened_at: Instant::now(),
         open_ms: started.elapsed().as_millis() as u64,
+        permit: None,
     })
 }
 
@@ -326,9 +332,29 @@ pub fn open_in_background(
     opts: OpenOptions,
     interrupt: Arc<Interrupt>,
 ) -> crossbeam_channel::Receiver<Result<Opened, OpenError>> {
+    open_in_background_holding(name, url, opts, interrupt, None)
+}
+
+/// [`open_in_background`] for a connection counted against a provider
+/// account: the thread owns `permit` until the input exists (then the
+/// input holds it), so an open that fails or is abandoned gives the
+/// connection back only once FFmpeg has let go of the socket.
+pub fn open_in_background_holding(
+    name: String,
+    url: String,
+    opts: OpenOptions,
+    interrupt: Arc<Interrupt>,
+    permit: Option<Permit>,
+) -> crossbeam_channel::Receiver<Result<Opened, OpenError>> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        let _ = tx.send(open(&url, &opts, interrupt));
+        let opened = open(&url, &opts, interrupt).map(|mut o| {
+            o.permit = permit;
+            o
+        });
+        // A caller that gave up dropped the receiver: the input (then the
+        // permit) is dropped here.
+        let _ = tx.send(opened);
     });
     if let Err(e) = spawned {
         let (tx, rx) = crossbeam_channel::bounded(1);

@@ -1,20 +1,22 @@
 //! Channel sessions: one per tuned channel, shared by all its clients.
 //! Starts a session on the first request, joins later clients to it,
-//! enforces the tuner budget, lingers after the last client leaves, and
-//! stops everything at shutdown.
+//! enforces the tuner budget, lingers after the last client leaves, makes
+//! a lingering session yield its provider account connection to a session
+//! that needs it (see `budget`), and stops everything at shutdown.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::budget::{AccountId, ConnectionBudget, Holder};
 use super::health::{Phase, SessionView, Shared, State};
 use super::ring::{Ring, RingReader};
-use super::session::{self, Plan};
+use super::session::{self, Plan, Reclaim};
 use super::upstream::Target;
-use crate::config::StreamConfig;
+use crate::config::{StreamConfig, TunerConfig};
 use crate::events::EventBus;
 use crate::lineup::{CandidateSource, Channel};
 
@@ -29,6 +31,8 @@ pub enum TuneError {
 }
 
 struct Entry {
+    /// Unique per process run: the session's name in the budget.
+    id: u64,
     shared: Arc<Shared>,
     /// Bumped whenever a client joins; a linger timer only stops the
     /// session if nobody joined since it was armed.
@@ -46,6 +50,13 @@ pub struct Sessions {
     stream: StreamConfig,
     events: EventBus,
     shutting_down: AtomicBool,
+    /// Provider connection limits; the app sets them, sessions take
+    /// connections from it.
+    budget: Arc<ConnectionBudget>,
+    /// `tuner.zap_grace_ms`.
+    zap_grace: Duration,
+    /// The next session id (ids start at 1; 0 is "not a session").
+    next_id: AtomicU64,
 }
 
 /// A client's hold on a session; dropping it (the HTTP body ended) may
@@ -73,18 +84,38 @@ impl ClientGuard {
 }
 
 impl Sessions {
-    pub fn new(tuners: u32, stream: StreamConfig, events: EventBus) -> Arc<Self> {
+    /// `budget` holds the provider accounts' connection limits: the app
+    /// keeps a handle (or uses [`Sessions::budget`]) and calls
+    /// [`ConnectionBudget::set_limit`] with each provider source's
+    /// `max_connections` (accounts are `CandidateSource::Provider`'s
+    /// `source_id`); an account with no limit set is unlimited.
+    pub fn new(
+        tuner: &TunerConfig,
+        stream: StreamConfig,
+        events: EventBus,
+        budget: Arc<ConnectionBudget>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             map: Mutex::new(HashMap::new()),
-            tuners,
+            tuners: tuner.count,
             stream,
             events,
             shutting_down: AtomicBool::new(false),
+            budget,
+            zap_grace: Duration::from_millis(tuner.zap_grace_ms),
+            next_id: AtomicU64::new(1),
         })
     }
 
     pub fn tuner_count(&self) -> u32 {
         self.tuners
+    }
+
+    /// The provider connection budget every session draws from: set limits
+    /// with [`ConnectionBudget::set_limit`], show
+    /// [`ConnectionBudget::view`] in the API.
+    pub fn budget(&self) -> &Arc<ConnectionBudget> {
+        &self.budget
     }
 
     /// Joins or starts the channel's session and waits until it can serve
@@ -120,7 +151,7 @@ impl Sessions {
         }
     }
 
-    fn join_or_start(&self, ch: &Channel) -> Result<(Arc<Shared>, Duration), TuneError> {
+    fn join_or_start(self: &Arc<Self>, ch: &Channel) -> Result<(Arc<Shared>, Duration), TuneError> {
         let mut map = self.map.lock();
         if let Some(e) = map.get(&ch.number)
             && e.shared.state() != State::Ended
@@ -164,6 +195,11 @@ impl Sessions {
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Shared::new(&ch.number, ring, stop);
         shared.clients.store(1, Ordering::Release);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let me: Weak<Self> = Arc::downgrade(self);
+        let reclaim: Reclaim = Arc::new(move |account, requester| {
+            me.upgrade().is_some_and(|s| s.reclaim(account, requester))
+        });
         let plan = Plan {
             channel: ch.number.clone(),
             candidates: ch
@@ -174,10 +210,18 @@ impl Sessions {
                     user_agent: c.user_agent.clone(),
                     referrer: c.referrer.clone(),
                     local_files: c.source == CandidateSource::Config,
+                    account: match &c.source {
+                        CandidateSource::Provider { source_id, .. } => Some(*source_id),
+                        CandidateSource::Config => None,
+                    },
                 })
                 .collect(),
             stream: cfg.clone(),
             predecessor,
+            budget: Arc::clone(&self.budget),
+            holder: Holder::session(id, &ch.number),
+            zap_grace: self.zap_grace,
+            reclaim,
         };
         let thread = session::spawn(plan, Arc::clone(&shared), self.events.clone())
             .map_err(|e| TuneError::Failed(format!("cannot start session thread: {e}")))?;
@@ -185,6 +229,7 @@ impl Sessions {
         map.insert(
             ch.number.clone(),
             Entry {
+                id,
                 shared: Arc::clone(&shared),
                 generation: Arc::new(AtomicU64::new(0)),
                 linger: Duration::from_millis(cfg.linger_ms),
@@ -194,6 +239,47 @@ impl Sessions {
         );
         tracing::info!(channel = %ch.number, "session started");
         Ok((shared, join_behind))
+    }
+
+    /// Frees a connection of `account` for session `requester`: a holder
+    /// with no clients left (lingering after its last client, e.g. the
+    /// channel a client just changed away from) is stopped at once, as an
+    /// idle session yields its tuner. Answers whether a release is on its
+    /// way: a holder was stopped here or earlier (no longer in the map, its
+    /// thread closing), or the holder is the requester itself (its standby
+    /// or an abandoned open closing). Holders with clients keep theirs.
+    fn reclaim(&self, account: AccountId, requester: u64) -> bool {
+        let holders = self.budget.holders(account);
+        if holders.is_empty() {
+            return false;
+        }
+        let mut map = self.map.lock();
+        let mut releasing = false;
+        for h in holders {
+            if h.session == 0 {
+                continue; // not a session: nothing to ask
+            }
+            if h.session == requester {
+                releasing = true;
+                continue;
+            }
+            let Some((key, e)) = map.iter().find(|(_, e)| e.id == h.session) else {
+                releasing = true; // removed from the map: stopping
+                continue;
+            };
+            if e.shared.is_stopping() || e.shared.state() == State::Ended {
+                releasing = true;
+            } else if e.shared.clients.load(Ordering::Acquire) == 0 {
+                let key = key.clone();
+                if let Some(e) = map.remove(&key) {
+                    tracing::info!(channel = %key, account,
+                        "stopping lingering session to free a provider account connection");
+                    Self::stop_entry(e);
+                    releasing = true;
+                }
+            }
+        }
+        releasing
     }
 
     /// Asks the session to stop without waiting: its thread ends within

@@ -1,11 +1,13 @@
 //! The embedded FFmpeg pipeline: opening upstreams (`input`), one
 //! candidate opened, mapped and read (`upstream`), the splice (`remux`),
 //! the shared output ring (`ring`, `ts`), session health (`health`), the
-//! failover policy (`session`, `standby`) and the session registry
-//! (`manager`). Imports run one way: manager → session → standby →
-//! upstream → input/remux → ring → ts. The `probe` command uses this
-//! pipeline from outside (`crate::probe`).
+//! failover policy (`session`, `standby`), the provider connection budget
+//! (`budget`) and the session registry (`manager`). Imports run one way:
+//! manager → session → standby → upstream → input/remux → ring → ts, and
+//! input → budget (a leaf). The `probe` command uses this pipeline from
+//! outside (`crate::probe`).
 
+pub mod budget;
 pub mod health;
 pub mod input;
 pub mod manager;

@@ -3,7 +3,13 @@
 //! (through its watchdog thread), opens a warm standby when it stalls,
 //! switches at the failover threshold or at once on close/error, stays on
 //! the backup, and ends cleanly with an `exhausted` event when nothing is
-//! left. The splice itself is in `remux.rs`; the bytes go to `ring.rs`.
+//! left. Provider connection limits are part of the policy: a candidate
+//! needs a free connection of its account ([`budget`](super::budget)) or
+//! is skipped (`account_full`), a standby that would exceed the limit is
+//! not opened (the switch then closes the primary first and opens the
+//! backup cold), and a starting session gives a channel-changing client's
+//! old channel a short grace to let go. The splice itself is in
+//! `remux.rs`; the bytes go to `ring.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,6 +19,7 @@ use ffmpeg::Packet;
 use ffmpeg_next as ffmpeg;
 use parking_lot::Mutex;
 
+use super::budget::{AccountId, ConnectionBudget, Holder, Permit};
 use super::health::{Phase, Shared, State};
 use super::input::{self, Interrupt, OpenOptions, Opened};
 use super::remux::{Attach, InputMap, Kind, Remuxer};
@@ -36,10 +43,30 @@ pub struct Plan {
     /// A session stopped to free this tuner: wait (bounded) for its
     /// upstream connection to close before opening ours.
     pub predecessor: Option<std::thread::JoinHandle<()>>,
+    /// Provider connection limits, shared by every session.
+    pub budget: Arc<ConnectionBudget>,
+    /// This session, as the holder of its account connections.
+    pub holder: Holder,
+    /// How long a starting session waits for an account connection held
+    /// by a session that still has clients (`tuner.zap_grace_ms`).
+    pub zap_grace: Duration,
+    pub reclaim: Reclaim,
 }
+
+/// Asks the session registry to free a connection of `account` for the
+/// session `requester` (its id): holders with no clients left (lingering)
+/// are stopped. Answers whether a release is on its way (a holder was
+/// stopped or is stopping, or it is the requester's own input closing).
+pub type Reclaim = Arc<dyn Fn(AccountId, u64) -> bool + Send + Sync>;
 
 /// Longest wait for a predecessor session to let go of its upstream.
 const PREDECESSOR_WAIT: Duration = Duration::from_secs(2);
+/// Longest wait for an account connection its holder is already giving
+/// back (a stopped lingering session, our own standby being closed).
+const RELEASE_WAIT: Duration = PREDECESSOR_WAIT;
+/// While waiting for an account connection, lingering holders are asked
+/// to yield this often (a zapping client may leave its old channel now).
+const BUDGET_POLL: Duration = Duration::from_millis(50);
 
 impl Plan {
     fn open_options(&self) -> OpenOptions {
@@ -130,6 +157,9 @@ struct Runner {
     remux: Remuxer,
     failures: Vec<Failure>,
     standby: Arc<Mutex<Option<Standby>>>,
+    /// Set by the watchdog when the standby was not opened for lack of an
+    /// account connection; the next failover event carries it.
+    standby_note: Arc<Mutex<Option<String>>>,
     /// A join point reached the ring: clients are being served.
     ready: bool,
 }
@@ -153,6 +183,7 @@ pub fn spawn(
             remux,
             failures: Vec::new(),
             standby: Arc::new(Mutex::new(None)),
+            standby_note: Arc::new(Mutex::new(None)),
             ready: false,
         };
         // A bug must not leave clients waiting on a session that is gone.
@@ -229,10 +260,13 @@ impl Runner {
                         } else {
                             0
                         },
+                        note: self.standby_note.lock().take(),
                         ..Default::default()
                     };
                     let from = cur.index;
-                    drop(cur); // closes the failed upstream connection
+                    // Closes the failed upstream connection and gives its
+                    // account connection back, before anything else opens.
+                    drop(cur);
                     live = self.switch(from, decided, ctx);
                 }
             }
@@ -300,6 +334,58 @@ impl Runner {
         self.failures.push(f);
     }
 
+    /// The account connection candidate `index` needs (`None` for a config
+    /// candidate). When its account is full, lingering holders are made to
+    /// yield and waited for (bounded); a starting session (a tune, perhaps
+    /// a client changing channel on the same account) also gives holders
+    /// that still have clients `zap_grace` to let go. `Err` says why the
+    /// candidate is skipped.
+    fn permit_for(&self, index: usize) -> Result<Option<Permit>, String> {
+        let Some(account) = self.plan.candidates[index].account else {
+            return Ok(None);
+        };
+        let (budget, holder) = (&self.plan.budget, &self.plan.holder);
+        if let Some(p) = budget.try_acquire_as(account, holder) {
+            return Ok(Some(p));
+        }
+        let started = Instant::now();
+        let grace = if self.ready {
+            Duration::ZERO
+        } else {
+            self.plan.zap_grace
+        };
+        let mut deadline = started + grace;
+        let mut releasing = false;
+        loop {
+            if self.shared.is_stopping() {
+                return Err("session stopping".into());
+            }
+            if (self.plan.reclaim)(account, holder.session) && !releasing {
+                releasing = true;
+                deadline = deadline.max(Instant::now() + RELEASE_WAIT);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            let slice = (deadline - now).min(BUDGET_POLL);
+            if let Some(p) = budget.acquire_timeout(account, holder, slice) {
+                tracing::info!(channel = %self.plan.channel, index, account,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    "provider account connection freed");
+                return Ok(Some(p));
+            }
+        }
+        let max = budget
+            .limit(account)
+            .map_or("unlimited".to_string(), |m| m.to_string());
+        Err(format!(
+            "provider account {account} has no free connection ({} of {max} in use, waited {} ms)",
+            budget.in_use(account),
+            started.elapsed().as_millis()
+        ))
+    }
+
     /// Opens candidates from `start` on, in order, until one connects.
     fn connect_from(
         &mut self,
@@ -311,10 +397,18 @@ impl Runner {
             if self.shared.is_stopping() {
                 return None;
             }
+            let permit = match self.permit_for(index) {
+                Ok(p) => p,
+                Err(_) if self.shared.is_stopping() => return None,
+                Err(e) => {
+                    self.record_failure(index, "connect", "account_full", &e);
+                    continue;
+                }
+            };
             let target = self.plan.candidates[index].clone();
             let interrupt = Interrupt::new(Arc::clone(&self.shared.stop), opts.connect_timeout);
             let name = format!("demux-{}-{index}", self.plan.channel);
-            match connect(&name, &target, &opts, interrupt) {
+            match connect(&name, &target, &opts, interrupt, permit) {
                 Ok((opened, map)) => {
                     // The first keyframe must come within one more timeout.
                     opened.interrupt.extend(opts.connect_timeout);
@@ -362,9 +456,13 @@ impl Runner {
                 if let Some((_, ctx)) = live.pending_failover.as_mut() {
                     ctx.new_muxer = matches!(a, Attach::NewMuxer { .. });
                     if let Attach::NewMuxer { reason } = &a {
-                        ctx.note = Some(format!(
+                        let note = format!(
                             "new muxer, PAT/PMT version bumped, discontinuity flagged: {reason}"
-                        ));
+                        );
+                        ctx.note = Some(match ctx.note.take() {
+                            Some(n) => format!("{n}; {note}"),
+                            None => note,
+                        });
                     }
                     ctx.dropped_streams = live.map.dropped_streams;
                     if let Some((w, h)) = live.map.video_size() {
@@ -392,7 +490,12 @@ impl Runner {
                 // Its failure is recorded; go on after it.
                 None => from + 2,
             },
-            _ => from + 1,
+            // A stale standby goes now: it may hold an account connection
+            // the next candidate needs.
+            stale => {
+                drop(stale);
+                from + 1
+            }
         };
         self.connect_from(next, Some((decided, ctx)))
     }
@@ -555,6 +658,9 @@ impl Runner {
         let candidates = self.plan.candidates.clone();
         let cfg = self.plan.stream.clone();
         let opts = self.plan.open_options();
+        let budget = Arc::clone(&self.plan.budget);
+        let holder = self.plan.holder.clone();
+        let note = Arc::clone(&self.standby_note);
         let spawned = std::thread::Builder::new()
             .name(format!("watch-{channel}"))
             .spawn(move || {
@@ -577,6 +683,7 @@ impl Runner {
                     if quiet < standby_at {
                         // Data again: a standby opened for this spell goes.
                         standby_tried = false;
+                        *note.lock() = None;
                         let mut slot = standby.lock();
                         if slot.is_some() && playing() {
                             *slot = None;
@@ -587,15 +694,37 @@ impl Runner {
                         && playing()
                     {
                         standby_tried = true;
-                        match Standby::start(
-                            &channel,
-                            index + 1,
-                            candidates[index + 1].clone(),
-                            opts.clone(),
-                            Arc::clone(&shared.stop),
-                            Duration::from_millis(cfg.failover_after_ms),
-                        ) {
-                            Ok(sb) => {
+                        // The standby is one more connection of its
+                        // account: without a free one it is not opened,
+                        // and the switch closes the primary first.
+                        let next = &candidates[index + 1];
+                        let permit = match next.account {
+                            None => Ok(None),
+                            Some(a) => budget.try_acquire_as(a, &holder).map(Some).ok_or(a),
+                        };
+                        let started = match permit {
+                            Err(account) => {
+                                let max = budget.limit(account).unwrap_or_default();
+                                tracing::info!(%channel, index = index + 1, account,
+                                    "no warm standby: the backup's provider account has no free connection; the switch will be cold");
+                                *note.lock() = Some(format!(
+                                    "no warm standby: provider account {account} had no free connection ({max} max); primary closed first, backup opened cold"
+                                ));
+                                None
+                            }
+                            Ok(permit) => Some(Standby::start(
+                                &channel,
+                                index + 1,
+                                next.clone(),
+                                opts.clone(),
+                                Arc::clone(&shared.stop),
+                                Duration::from_millis(cfg.failover_after_ms),
+                                permit,
+                            )),
+                        };
+                        match started {
+                            None => {}
+                            Some(Ok(sb)) => {
                                 // Keep it only if the session is still on the
                                 // input it was opened for.
                                 let mut slot = standby.lock();
@@ -604,7 +733,9 @@ impl Runner {
                                     *slot = Some(sb);
                                 }
                             }
-                            Err(e) => tracing::warn!(%channel, "cannot start standby thread: {e}"),
+                            Some(Err(e)) => {
+                                tracing::warn!(%channel, "cannot start standby thread: {e}")
+                            }
                         }
                     }
                     if v != Verdict::Healthy && shared.transition(State::Healthy, State::Stalled) {

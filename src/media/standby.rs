@@ -11,6 +11,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
 use ffmpeg_next::Packet;
 
+use super::budget::Permit;
 use super::input::{Interrupt, OpenError, OpenOptions, Opened};
 use super::remux::{InputMap, Kind};
 use super::upstream::{ReadEnd, Target, connect, read_packet};
@@ -53,7 +54,10 @@ impl Drop for Standby {
 }
 
 impl Standby {
-    /// Starts opening candidate `index` (`target`) on its own thread.
+    /// Starts opening candidate `index` (`target`) on its own thread,
+    /// with `permit` (its account's connection, taken by the caller) held
+    /// by the input it opens: the standby counts against the account like
+    /// any connection, until it is cancelled or taken over.
     pub fn start(
         channel: &str,
         index: usize,
@@ -61,6 +65,7 @@ impl Standby {
         opts: OpenOptions,
         stop: Arc<AtomicBool>,
         read_timeout: Duration,
+        permit: Option<Permit>,
     ) -> std::io::Result<Self> {
         let (handover_tx, handover_rx) = bounded::<()>(1);
         let (msg_tx, msg_rx) = bounded::<Msg>(1);
@@ -70,7 +75,7 @@ impl Standby {
         std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
-                let msg = match connect(&name, &target, &opts, irq) {
+                let msg = match connect(&name, &target, &opts, irq, permit) {
                     Ok((opened, map)) => hold(opened, map, &handover_rx, read_timeout),
                     Err(e) => Some(Msg::Failed(e.reason().to_string(), e.to_string())),
                 };

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ffmpeg::Packet;
 use ffmpeg_next as ffmpeg;
 
+use super::budget::{AccountId, Permit};
 use super::input::{self, Interrupt, OpenError, OpenOptions, Opened};
 use super::remux::InputMap;
 use crate::redact::redact;
@@ -24,6 +25,10 @@ pub struct Target {
     /// Typed into the config: may be a local file. Provider candidates
     /// may open only remote protocols.
     pub local_files: bool,
+    /// The provider account whose connection this candidate uses
+    /// (`CandidateSource::Provider::source_id`); `None` for config
+    /// candidates, which are not counted.
+    pub account: Option<AccountId>,
 }
 
 impl Target {
@@ -33,6 +38,7 @@ impl Target {
             user_agent: None,
             referrer: None,
             local_files: false,
+            account: None,
         }
     }
 
@@ -112,19 +118,30 @@ pub fn read_packet(opened: &mut Opened) -> Result<Packet, ReadEnd> {
 }
 
 /// Opens a candidate (on an abandonable thread) and maps its streams.
+/// `permit` is the account connection it uses (taken by the caller from
+/// the budget): it ends up in the returned input, or is given back once a
+/// failed open has let go of its socket.
 pub fn connect(
     thread_name: &str,
     target: &Target,
     opts: &OpenOptions,
     interrupt: Arc<Interrupt>,
+    permit: Option<Permit>,
 ) -> Result<(Opened, InputMap), OpenError> {
     let url = target.url.as_str();
     let opts = &target.options(opts);
-    let rx = input::open_in_background(
+    // The provider must see the account's previous connection go first.
+    if let Some(d) = permit.as_ref().map(Permit::settle_delay)
+        && !d.is_zero()
+    {
+        std::thread::sleep(d);
+    }
+    let rx = input::open_in_background_holding(
         format!("{thread_name}-open"),
         url.to_string(),
         opts.clone(),
         Arc::clone(&interrupt),
+        permit,
     );
     // FFmpeg honours the deadline itself; the margin covers DNS, which it
     // cannot interrupt.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use streamforge::config::{ChannelConfig, Config};
 use streamforge::lineup::Lineup;
+use streamforge::media::budget::ConnectionBudget;
 use tokio::sync::oneshot;
 
 pub use streamforge::demo::upstream::{Mode, Upstream};
@@ -73,6 +74,9 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     /// The live lineup (starts as the config's channels; tests may swap it).
     pub lineup: Arc<Lineup>,
+    /// The provider connection budget the server's sessions draw from
+    /// (tests set accounts' limits on it).
+    pub budget: Arc<ConnectionBudget>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _tmp: Option<tempfile::TempDir>,
@@ -98,18 +102,21 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel();
         let lineup = Lineup::from_config(&config);
-        let task = tokio::spawn(streamforge::run_with_lineup(
+        let budget = ConnectionBudget::new();
+        let task = tokio::spawn(streamforge::run_with_budget(
             config,
             listener,
             async move {
                 let _ = rx.await;
             },
             Arc::clone(&lineup),
+            Arc::clone(&budget),
         ));
         let s = Self {
             addr,
             data_dir,
             lineup,
+            budget,
             stop: Some(tx),
             task: Some(task),
             _tmp: None,

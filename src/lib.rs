@@ -111,7 +111,9 @@ pub async fn run_with_budget(
         config.sync.clone(),
         &config.stream.user_agent,
     );
-    if let Err(e) = lineup::live::rebuild_now(&store, &config, &lineup, &events).await {
+    if let Err(e) =
+        lineup::live::rebuild_now(&store, &config, &lineup, &events, sessions.budget()).await
+    {
         tracing::error!(
             "cannot build the lineup from the database, serving the config's channels: {e:#}"
         );
@@ -122,6 +124,7 @@ pub async fn run_with_budget(
         Arc::new(config.clone()),
         Arc::clone(&lineup),
         events.clone(),
+        Arc::clone(sessions.budget()),
         rebuild.clone(),
     );
     let scheduler = providers::schedule::spawn(Arc::clone(&syncer));

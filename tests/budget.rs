@@ -30,6 +30,8 @@ fn provider(url: String, account: i64) -> Candidate {
         tier: Tier::Unknown,
         user_agent: None,
         referrer: None,
+        stream_name: None,
+        stream_key: None,
     }
 }
 

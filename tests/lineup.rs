@@ -246,6 +246,16 @@ mod from_providers {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(tiers, ["fhd", "hd", "sd"]);
+        // The panel's max_connections is the account's budget in the engine.
+        let accounts = srv.json("/api/accounts").await;
+        let acct = accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account"] == xt)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(acct["max"], 2, "{accounts}");
         let all = srv.json("/api/channels").await.to_string();
         assert!(!all.contains(PASS) && !all.contains(USER), "{all}");
         // Stream 6 has no guide channel: its channel exists, disabled.

@@ -35,6 +35,7 @@ where
         .route("/api/sessions", get(api_sessions))
         .route("/api/events", get(api_events))
         .route("/api/events/stats", get(api_event_stats))
+        .route("/api/accounts", get(api_accounts))
 }
 
 async fn api_sessions(State(st): State<ApiState>) -> Response {
@@ -76,4 +77,9 @@ async fn api_event_stats(State(st): State<ApiState>) -> Response {
     let stored = st.store.event_count().await.ok();
     Json(json!({ "bus": st.events.counts(), "queued": st.events.queued(), "stored": stored }))
         .into_response()
+}
+
+/// Provider connections in use per account, of their limit.
+async fn api_accounts(State(st): State<ApiState>) -> Response {
+    Json(st.sessions.budget().view()).into_response()
 }

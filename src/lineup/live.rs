@@ -11,6 +11,7 @@ use super::Lineup;
 use super::build::{BuildSummary, build};
 use crate::config::Config;
 use crate::events::{EventBus, EventKind};
+use crate::media::budget::ConnectionBudget;
 use crate::store::{Store, StoreError};
 
 /// Asks for a rebuild; cheap to clone and call from anywhere async.
@@ -23,14 +24,34 @@ impl Rebuild {
     }
 }
 
+/// Each provider account's connection limit, from the store: the one the
+/// user set (config or API) wins over what the panel reports; none is
+/// unlimited. The engine never opens more than this to one account.
+pub async fn apply_limits(store: &Store, budget: &ConnectionBudget) -> Result<(), StoreError> {
+    for s in store.sources().await? {
+        if s.kind == "xmltv" {
+            continue;
+        }
+        let max = s
+            .max_connections
+            .or(s.account_max_connections)
+            .filter(|m| *m > 0)
+            .map(|m| m.min(i64::from(u32::MAX)) as u32);
+        budget.set_limit(s.id, max);
+    }
+    Ok(())
+}
+
 /// Builds once now (so the server starts with the stored lineup).
 pub async fn rebuild_now(
     store: &Store,
     config: &Config,
     lineup: &Lineup,
     events: &EventBus,
+    budget: &ConnectionBudget,
 ) -> Result<BuildSummary, StoreError> {
     let t0 = std::time::Instant::now();
+    apply_limits(store, budget).await?;
     let (channels, summary) = build(store, config).await?;
     lineup.replace(channels);
     tracing::info!(
@@ -65,12 +86,13 @@ pub fn spawn(
     config: Arc<Config>,
     lineup: Arc<Lineup>,
     events: EventBus,
+    budget: Arc<ConnectionBudget>,
     rebuild: Rebuild,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             rebuild.0.notified().await;
-            if let Err(e) = rebuild_now(&store, &config, &lineup, &events).await {
+            if let Err(e) = rebuild_now(&store, &config, &lineup, &events, &budget).await {
                 // The previous lineup stays.
                 tracing::error!("cannot rebuild the lineup, the previous one stays: {e:#}");
             }

@@ -122,8 +122,10 @@ pub fn spawn(syncer: Arc<Syncer>) -> tokio::task::JoinHandle<()> {
         loop {
             match syncer.store.sources().await {
                 Ok(sources) => {
-                    let seen: Vec<(i64, Option<String>)> =
-                        sources.iter().map(|s| (s.id, s.last_sync_at.clone())).collect();
+                    let seen: Vec<(i64, Option<String>)> = sources
+                        .iter()
+                        .map(|s| (s.id, s.last_sync_at.clone()))
+                        .collect();
                     if last_seen.as_ref().is_some_and(|l| *l != seen) {
                         syncer.changed.notify_one();
                     }

@@ -5,6 +5,10 @@
 //! model itself is in `channel`; matching and numbering come later.
 
 pub mod channel;
+mod countries;
+pub mod matching;
+mod normalize;
+mod scoring;
 
 pub use channel::{Candidate, CandidateSource, Channel, EngineOverrides, Tier};
 

@@ -6,6 +6,7 @@
 
 pub mod channel;
 mod countries;
+mod guide_index;
 pub mod matching;
 mod normalize;
 mod scoring;

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use proptest::prelude::*;
 use streamforge::lineup::Tier;
 use streamforge::lineup::matching::{
     DEFAULT_THRESHOLD, GuideChannel, MatchResult, Matcher, Method, StreamInfo, normalise, tier_of,
@@ -269,5 +270,43 @@ fn issue10_tiers_from_names() {
     ];
     for (name, tier) in cases {
         assert_eq!(tier_of(name), tier, "{name}");
+    }
+}
+
+/// Reseller-like text: tags, brackets, pluses, superscripts, accents.
+const NAMEISH: &str = "[A-Za-z0-9 +:|\\-\\[\\]().!&ᴴᴰéñłÓ»]{0,30}";
+
+fn any_guide() -> impl Strategy<Value = Vec<GuideChannel>> {
+    let channel = (
+        prop_oneof![NAMEISH, "\\PC{0,20}"],
+        proptest::collection::vec(prop_oneof![NAMEISH, "\\PC{0,20}"], 0..3),
+    )
+        .prop_map(|(id, names)| GuideChannel { id, names });
+    proptest::collection::vec(channel, 0..8)
+}
+
+proptest! {
+    /// Any guide, any stream: no panic, confidences in [0, 1], at most
+    /// three suggestions, none repeating the best.
+    #[test]
+    fn issue10_any_stream_gets_a_bounded_answer(
+        guide in any_guide(),
+        name in prop_oneof![NAMEISH, "\\PC{0,40}"],
+        group in proptest::option::of(prop_oneof![NAMEISH, "\\PC{0,20}"]),
+        tvg_id in proptest::option::of(prop_oneof![NAMEISH, "\\PC{0,20}"]),
+    ) {
+        let m = Matcher::new(&guide);
+        let s = StreamInfo { name: &name, tvg_id: tvg_id.as_deref(), tvg_name: Some(&name), group: group.as_deref() };
+        let r = m.find(&s);
+        prop_assert!(r.suggestions.len() <= 3);
+        prop_assert_eq!(r.best.is_some(), r.method.is_some());
+        for c in r.best.iter().chain(&r.suggestions) {
+            prop_assert!((0.0..=1.0).contains(&c.confidence), "{:?}", c);
+        }
+        if let Some(b) = &r.best {
+            prop_assert!(r.suggestions.iter().all(|c| c.guide_id != b.guide_id || guide.iter().filter(|g| g.id == b.guide_id).count() > 1));
+            prop_assert!(r.suggestions.iter().all(|c| c.confidence <= b.confidence));
+        }
+        let _ = (normalise(&name), tier_of(&name));
     }
 }

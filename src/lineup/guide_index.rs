@@ -35,6 +35,9 @@ pub(crate) struct GuideIndex {
     postings: Vec<Vec<u32>>,
     /// Lower-case guide id → entry.
     by_id: HashMap<String, u32>,
+    /// Lower-case id without a quality-only feed (`rai1.it` for
+    /// `Rai1.it@HD`) → entries.
+    by_base: HashMap<String, Vec<u32>>,
 }
 
 /// What an iptv-org style id says: `Name.cc@Feed`.
@@ -45,6 +48,20 @@ pub(crate) struct IdParts<'a> {
     pub countries: Vec<&'static str>,
     /// From a `@PlusN` feed.
     pub timeshift: Option<u16>,
+}
+
+/// Feeds that only say the quality: `Rai1.it@HD` is `Rai1.it`.
+const QUALITY_FEEDS: &[&str] = &["sd", "hd", "fhd", "uhd", "4k", "hevc", "hdr"];
+
+/// An id without its feed, lower case, if the feed says only the
+/// quality (or there is none).
+pub(crate) fn base_id(id: &str) -> Option<String> {
+    let id = id.trim().to_lowercase();
+    match id.split_once('@') {
+        None => Some(id),
+        Some((base, feed)) if QUALITY_FEEDS.contains(&feed) => Some(base.to_string()),
+        Some(_) => None,
+    }
 }
 
 pub(crate) fn id_parts(id: &str) -> IdParts<'_> {
@@ -130,6 +147,16 @@ impl GuideIndex {
                     names.push((p, from_id));
                 }
             }
+            // A name of digits only is a channel number (`101`, as guides
+            // made for Plex carry), not a name, unless there is no other.
+            let numeric = |p: &Parsed| {
+                p.tokens
+                    .iter()
+                    .all(|t| t.bytes().all(|b| b.is_ascii_digit()))
+            };
+            if names.iter().any(|(p, _)| !numeric(p)) {
+                names.retain(|(p, _)| !numeric(p));
+            }
             let mut seen: Vec<u32> = Vec::new();
             for t in names.iter().flat_map(|(p, _)| &p.tokens) {
                 let tid = vocab.intern(t);
@@ -159,9 +186,13 @@ impl GuideIndex {
         let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocab.len()];
         let mut entries = Vec::with_capacity(n);
         let mut by_id = HashMap::with_capacity(n);
+        let mut by_base: HashMap<String, Vec<u32>> = HashMap::new();
         for (i, (id, countries, names)) in pending.into_iter().enumerate() {
             let e = i as u32;
             by_id.entry(id.to_lowercase()).or_insert(e);
+            if let Some(b) = base_id(id) {
+                by_base.entry(b).or_default().push(e);
+            }
             let aliases: Vec<Alias> = names
                 .into_iter()
                 .map(|(p, from_id)| Alias {
@@ -193,12 +224,22 @@ impl GuideIndex {
             vocab,
             postings,
             by_id,
+            by_base,
         }
     }
 
     /// The entry whose id is `id` in any case.
     pub(crate) fn by_id(&self, id: &str) -> Option<u32> {
         self.by_id.get(&id.trim().to_lowercase()).copied()
+    }
+
+    /// The one entry whose id equals `id` once quality-only feeds are
+    /// ignored on both sides (`Rai1.it` → `Rai1.it@HD`); none if several.
+    pub(crate) fn by_base(&self, id: &str) -> Option<u32> {
+        match self.by_base.get(&base_id(id)?)?.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
     }
 
     /// At most `n` entries sharing the most weight with `queries`: a word

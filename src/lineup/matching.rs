@@ -26,6 +26,8 @@ use crate::lineup::scoring::{Form, score};
 /// At or above it a match is applied, below it only suggested.
 pub const DEFAULT_THRESHOLD: f64 = 0.85;
 
+/// A `tvg-id` equal to a guide id but for a quality-only feed.
+const SAME_BASE_ID: f64 = 0.95;
 /// Below this a channel is not even suggested.
 const MIN_SCORE: f32 = 0.3;
 /// Channels scored in full per stream: the ones sharing most weight.
@@ -105,11 +107,17 @@ impl Matcher {
     }
 
     pub fn find(&self, s: &StreamInfo) -> MatchResult {
-        if let Some(e) = s.tvg_id.and_then(|t| self.index.by_id(t)) {
+        let by_id = s.tvg_id.and_then(|t| self.index.by_id(t)).map(|e| (e, 1.0));
+        let by_base = || {
+            s.tvg_id
+                .and_then(|t| self.index.by_base(t))
+                .map(|e| (e, SAME_BASE_ID))
+        };
+        if let Some((e, confidence)) = by_id.or_else(by_base) {
             return MatchResult {
                 best: Some(Candidate {
                     guide_id: self.index.entries[e as usize].id.clone(),
-                    confidence: 1.0,
+                    confidence,
                 }),
                 method: Some(Method::GuideId),
                 suggestions: Vec::new(),

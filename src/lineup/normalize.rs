@@ -217,11 +217,8 @@ fn quality(w: &str) -> Option<Option<Tier>> {
         "hevc" | "h264" | "h265" | "x264" | "x265" | "avc" | "hdr" | "hdr10" | "hq" | "lq"
         | "25fps" | "30fps" | "50fps" | "60fps" | "mpeg2" | "mpeg4" => return Some(None),
         _ => {
-            let (digits, suffix) = w.split_at(w.len().saturating_sub(1));
-            if !(3..=4).contains(&digits.len())
-                || !(suffix == "p" || suffix == "i")
-                || !digits.bytes().all(|b| b.is_ascii_digit())
-            {
+            let digits = w.strip_suffix('p').or_else(|| w.strip_suffix('i'))?;
+            if !(3..=4).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             match digits.parse::<u32>().unwrap_or(0) {
@@ -266,7 +263,7 @@ fn strip_country_prefix<'a>(s: &'a str, p: &mut Parsed) -> &'a str {
         && let Some(c) = countries::lookup(code, false)
     {
         p.add_country(c);
-        return &after[1..];
+        return &after[sep.map_or(0, char::len_utf8)..];
     }
     s
 }

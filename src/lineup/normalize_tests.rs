@@ -103,3 +103,14 @@ fn tiers_from_whole_tokens() {
     assert_eq!(tier_of("SDR News"), Tier::Unknown);
     assert_eq!(tier_of("Canale 5"), Tier::Unknown);
 }
+
+#[test]
+fn odd_text_never_splits_a_character() {
+    assert_eq!(normalise("ES» Canal Sur"), "canal sur");
+    assert_eq!(normalise("Caffè"), "caffe");
+    assert_eq!(normalise("ÉÉÉp"), "eeep");
+    assert_eq!(normalise(""), "");
+    assert_eq!(normalise("+1"), "+1");
+    assert_eq!(normalise("[(]"), "");
+    assert_eq!(tier_of("ᴴᴰ"), Tier::Hd);
+}

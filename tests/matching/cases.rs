@@ -78,6 +78,13 @@ pub const SPARSE: Guide = &[
     ("SkyCinema.it@Plus24", &["Sky Cinema +24"]),
 ];
 
+/// Channel numbers as display names, as guides made for Plex carry.
+pub const NUMBERED: Guide = &[
+    ("Channel4.uk", &["Channel 4", "104"]),
+    ("More4.uk", &["More4", "4"]),
+    ("E4.uk", &["E4", "28"]),
+];
+
 /// Regional feeds side by side.
 pub const REGIONS: Guide = &[
     ("BBCOneEast.uk", &["BBC One East"]),
@@ -102,6 +109,8 @@ pub const CASES: &[Case] = &[
     (WIDE, "ESPN 3", "", "", ""),
     (WIDE, "whatever", "", "espn2.US", "ESPN2.us"),
     (WIDE, "Something else", "", "ITV1.UK@PLUS1", "ITV1.uk@Plus1"),
+    (WIDE, "Rai Uno", "", "rai1.it", "Rai1.it@HD"),
+    (WIDE, "Rai Uno", "", "Rai1.it@SD", "Rai1.it@HD"),
     (
         WIDE,
         "Sky Sports Main Event UHD",
@@ -206,6 +215,10 @@ pub const CASES: &[Case] = &[
     (SPARSE, "Disney Channel", "PT | PORTUGAL", "", ""),
     (SPARSE, "IT: SKY CINEMA + 24", "", "", "SkyCinema.it@Plus24"),
     (SPARSE, "Sky Cinema", "", "", ""),
+    (NUMBERED, "UK: Channel 4 HD", "", "", "Channel4.uk"),
+    (NUMBERED, "4", "", "", ""),
+    (NUMBERED, "E4 +1", "", "", ""),
+    (NUMBERED, "More 4", "", "", "More4.uk"),
     (REGIONS, "BBC One East HD", "", "", "BBCOneEast.uk"),
     (REGIONS, "UK: BBC ONE WEST", "", "", "BBCOneWest.uk"),
     (REGIONS, "BBC One North", "", "", ""),

@@ -16,6 +16,9 @@
 //! a stream is scored against the few channels sharing a word with it,
 //! never against the whole guide.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use serde::Serialize;
 
 use crate::lineup::guide_index::{GuideIndex, id_parts};
@@ -34,6 +37,9 @@ const MIN_SCORE: f32 = 0.3;
 const SHORTLIST: usize = 32;
 /// The name an id spells is trusted a little less than a display name.
 const ID_ALIAS: f32 = 0.98;
+/// The name a `tvg-id` the guide lacks spells: weak evidence (provider
+/// ids are often stale or wrong).
+const TVG_ID_NAME: f32 = 0.9;
 /// Country factor: both known and different, or the stream's known and
 /// the guide channel's not.
 const OTHER_COUNTRY: f32 = 0.7;
@@ -90,9 +96,22 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Builds the index once; `find` reads it only.
+    /// Builds the index once; `find` reads it only. Entries repeating an
+    /// id (guides merged from several sources) are one channel with all
+    /// their names.
     pub fn new(guide: &[GuideChannel]) -> Self {
-        let channels = guide.iter().map(|g| (g.id.as_str(), g.names.as_slice()));
+        let mut merged: Vec<(&str, Vec<String>)> = Vec::with_capacity(guide.len());
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(guide.len());
+        for g in guide {
+            match seen.entry(g.id.to_lowercase()) {
+                Entry::Occupied(i) => merged[*i.get()].1.extend(g.names.iter().cloned()),
+                Entry::Vacant(v) => {
+                    v.insert(merged.len());
+                    merged.push((&g.id, g.names.clone()));
+                }
+            }
+        }
+        let channels = merged.iter().map(|(id, names)| (*id, names.as_slice()));
         Self {
             index: GuideIndex::build(channels),
         }
@@ -124,6 +143,12 @@ impl Matcher {
             };
         }
         let mut countries = s.group.map(group_countries).unwrap_or_default();
+        let id = s.tvg_id.map(id_parts);
+        for c in id.iter().flat_map(|i| &i.countries) {
+            if !countries.contains(c) {
+                countries.push(c);
+            }
+        }
         let mut queries: Vec<(Form, f32)> = Vec::new();
         let mut add = |name: &str, factor: f32, countries: &mut Vec<&'static str>| {
             let p = parse(name, countries);
@@ -133,26 +158,16 @@ impl Matcher {
                 }
             }
             if !p.tokens.is_empty() {
-                queries.push((
-                    self.index.vocab.form(&p.tokens, &p.glued, p.timeshift),
-                    factor,
-                ));
+                let form = self.index.vocab.form(&p.tokens, &p.glued, p.timeshift);
+                queries.push((form, factor));
             }
         };
         add(s.name, 1.0, &mut countries);
         if let Some(t) = s.tvg_name.filter(|t| normalise(t) != normalise(s.name)) {
             add(t, 1.0, &mut countries);
         }
-        if let Some(t) = s.tvg_id {
-            let idp = id_parts(t);
-            for c in idp.countries {
-                if !countries.contains(&c) {
-                    countries.push(c);
-                }
-            }
-            if let Some(n) = idp.name {
-                add(&split_camel(n), ID_ALIAS, &mut countries);
-            }
+        if let Some(n) = id.and_then(|i| i.name) {
+            add(&split_camel(n), TVG_ID_NAME, &mut countries);
         }
         let mut scored = self.score_all(&queries, &countries);
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));

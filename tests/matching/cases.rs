@@ -85,6 +85,13 @@ pub const NUMBERED: Guide = &[
     ("E4.uk", &["E4", "28"]),
 ];
 
+/// One channel listed twice (guides merged from two sources).
+pub const MERGED: Guide = &[
+    ("RTL4.nl", &["RTL 4"]),
+    ("rtl4.nl", &["RTL 4 HD", "RTL4"]),
+    ("RTL5.nl", &["RTL 5"]),
+];
+
 /// Regional feeds side by side.
 pub const REGIONS: Guide = &[
     ("BBCOneEast.uk", &["BBC One East"]),
@@ -219,6 +226,9 @@ pub const CASES: &[Case] = &[
     (NUMBERED, "4", "", "", ""),
     (NUMBERED, "E4 +1", "", "", ""),
     (NUMBERED, "More 4", "", "", "More4.uk"),
+    (MERGED, "NL: RTL 4 FHD", "", "", "RTL4.nl"),
+    (MERGED, "RTL4", "", "rtl4.NL", "RTL4.nl"),
+    (WIDE, "ESPN Deportes", "", "ESPNDeportes.us", ""),
     (REGIONS, "BBC One East HD", "", "", "BBCOneEast.uk"),
     (REGIONS, "UK: BBC ONE WEST", "", "", "BBCOneWest.uk"),
     (REGIONS, "BBC One North", "", "", ""),

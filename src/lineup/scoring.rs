@@ -16,6 +16,9 @@ pub(crate) const MAX_TOKENS: usize = 12;
 /// Weight of a word that says little (`tv`, `canal`, `italia`, a lone
 /// letter), and of a regional word only one side has.
 const WEAK: f32 = 0.35;
+/// Least similarity of two whole names (edit distance over length) to
+/// count as a spelling variant.
+const COMPACT_SIM: f32 = 0.85;
 /// Score of the same words in another order.
 const REORDERED: f32 = 0.93;
 /// Factor when only one side has a number (`HBO` vs `HBO 2`).
@@ -299,10 +302,14 @@ pub(crate) fn score(q: &Form, a: &Form) -> Score {
     let left = |c: &[f32]| c.iter().any(|&c| c < 1.0);
     if left(&cq[..nq]) && left(&ca[..na]) {
         let (lq, la) = (q.compact.chars().count(), a.compact.chars().count());
-        if lq.min(la) >= 6 && lq.abs_diff(la) <= 2 {
+        let allowed = (lq.max(la) as f32 * (1.0 - COMPACT_SIM)) as usize;
+        if lq.min(la) >= 6
+            && lq.abs_diff(la) <= 2
+            && bag_distance(&q.compact, &a.compact) <= allowed
+        {
             let d = strsim::levenshtein(&q.compact, &a.compact) as f32;
             let sim = 1.0 - d / lq.max(la) as f32;
-            if sim >= 0.85 {
+            if sim >= COMPACT_SIM {
                 value = value.max(sim - 0.02);
             }
         }
@@ -311,6 +318,20 @@ pub(crate) fn score(q: &Form, a: &Form) -> Score {
         value: value * factor,
         exact: false,
     }
+}
+
+/// A lower bound of the edit distance, in linear time: characters one
+/// side has more of than the other (counted in 256 buckets; a shared
+/// bucket only lowers the bound).
+fn bag_distance(x: &str, y: &str) -> usize {
+    let mut count = [0i32; 256];
+    x.chars()
+        .for_each(|c| count[(c as u32 & 0xff) as usize] += 1);
+    y.chars()
+        .for_each(|c| count[(c as u32 & 0xff) as usize] -= 1);
+    let more: i32 = count.iter().filter(|&&c| c > 0).sum();
+    let less: i32 = -count.iter().filter(|&&c| c < 0).sum::<i32>();
+    more.max(less) as usize
 }
 
 /// `None` when both names carry numbers and they differ; else the
@@ -397,3 +418,7 @@ fn fuzzy(q: &Form, a: &Form, cq: &mut [f32], ca: &mut [f32]) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "scoring_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@ mod events;
 mod failover;
 mod layout;
 mod lineup;
+mod matching;
 mod plex;
 mod probe;
 mod providers;

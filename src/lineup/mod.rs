@@ -2,12 +2,18 @@
 //! start-up (stream endpoints, `lineup.json`, `playlist.m3u`, `epg.xml`,
 //! `probe` by number, logs). It is swapped as a whole, so a reader sees
 //! either the old lineup or the new one, never half of each. The channel
-//! model itself is in `channel`; matching and numbering come later.
+//! model is in `channel`; `build` makes the lineup from ingested streams
+//! (matching by `matching` and its private helpers, tiers, numbers that
+//! never move), `live` rebuilds and swaps it.
 
 pub mod build;
 pub mod channel;
+mod countries;
+mod guide_index;
 pub mod live;
 pub mod matching;
+mod normalize;
+mod scoring;
 
 pub use channel::{Candidate, CandidateSource, Channel, EngineOverrides, Tier};
 

@@ -5,7 +5,7 @@
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Store, StoreError};
 
@@ -219,26 +219,31 @@ impl Store {
             .collect())
     }
 
-    /// Stores automatic matches (one transaction); manual ones are kept.
+    /// Stores automatic matches (one transaction, many rows a statement);
+    /// manual ones are kept.
     pub async fn save_auto_matches(&self, rows: &[MatchRow]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        for m in rows {
-            sqlx::query(
-                "INSERT INTO stream_matches (source_id, stream_key, guide_id, confidence, method, manual, suggestions) \
-                 VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT(source_id, stream_key) DO UPDATE SET \
+        for chunk in rows.chunks(200) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO stream_matches (source_id, stream_key, guide_id, confidence, method, manual, suggestions) ",
+            );
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(m.source_id)
+                    .push_bind(m.stream_key.clone())
+                    .push_bind(m.guide_id.clone())
+                    .push_bind(m.confidence)
+                    .push_bind(m.method.clone())
+                    .push_bind(false)
+                    .push_bind(m.suggestions.to_string());
+            });
+            q.push(
+                " ON CONFLICT(source_id, stream_key) DO UPDATE SET \
                  guide_id = CASE WHEN manual THEN guide_id ELSE excluded.guide_id END, \
                  confidence = CASE WHEN manual THEN confidence ELSE excluded.confidence END, \
                  method = CASE WHEN manual THEN method ELSE excluded.method END, \
                  suggestions = excluded.suggestions",
-            )
-            .bind(m.source_id)
-            .bind(&m.stream_key)
-            .bind(&m.guide_id)
-            .bind(m.confidence)
-            .bind(&m.method)
-            .bind(m.suggestions.to_string())
-            .execute(&mut *tx)
-            .await?;
+            );
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

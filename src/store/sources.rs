@@ -4,7 +4,7 @@
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Store, StoreError};
 use crate::redact::redact;
@@ -135,6 +135,10 @@ pub struct ReplaceCounts {
     pub stale: u64,
     pub removed: u64,
 }
+
+/// Rows per INSERT: 14 columns × 100 stays far below SQLite's limit of
+/// bound parameters.
+const ROWS_PER_STATEMENT: usize = 100;
 
 fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -357,31 +361,35 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
         // Seen this time: last_seen = t. Everything else is then stale.
-        for s in streams {
-            sqlx::query(
+        // Many rows a statement: SQLite's per-statement cost dominates.
+        for chunk in streams.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO provider_streams (source_id, stream_key, name, url, tvg_id, tvg_name, logo, \
-                 group_name, chno, user_agent, referrer, first_seen, last_seen, stale_since) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) \
-                 ON CONFLICT(source_id, stream_key) DO UPDATE SET name = excluded.name, url = excluded.url, \
+                 group_name, chno, user_agent, referrer, first_seen, last_seen, stale_since) ",
+            );
+            q.push_values(chunk, |mut row, s| {
+                row.push_bind(source_id)
+                    .push_bind(s.key.clone())
+                    .push_bind(s.name.clone())
+                    .push_bind(s.url.clone())
+                    .push_bind(s.tvg_id.clone())
+                    .push_bind(s.tvg_name.clone())
+                    .push_bind(s.logo.clone())
+                    .push_bind(s.group.clone())
+                    .push_bind(s.chno.clone())
+                    .push_bind(s.user_agent.clone())
+                    .push_bind(s.referrer.clone())
+                    .push_bind(t.clone())
+                    .push_bind(t.clone())
+                    .push_bind(None::<String>);
+            });
+            q.push(
+                " ON CONFLICT(source_id, stream_key) DO UPDATE SET name = excluded.name, url = excluded.url, \
                  tvg_id = excluded.tvg_id, tvg_name = excluded.tvg_name, logo = excluded.logo, \
                  group_name = excluded.group_name, chno = excluded.chno, user_agent = excluded.user_agent, \
                  referrer = excluded.referrer, last_seen = excluded.last_seen, stale_since = NULL",
-            )
-            .bind(source_id)
-            .bind(&s.key)
-            .bind(&s.name)
-            .bind(&s.url)
-            .bind(&s.tvg_id)
-            .bind(&s.tvg_name)
-            .bind(&s.logo)
-            .bind(&s.group)
-            .bind(&s.chno)
-            .bind(&s.user_agent)
-            .bind(&s.referrer)
-            .bind(&t)
-            .bind(&t)
-            .execute(&mut *tx)
-            .await?;
+            );
+            q.build().execute(&mut *tx).await?;
         }
         let stale = sqlx::query(
             "UPDATE provider_streams SET stale_since = ? WHERE source_id = ? AND last_seen < ? AND stale_since IS NULL",

@@ -305,6 +305,23 @@ mod from_providers {
             .unwrap();
         assert_eq!(r.status(), 200);
         wait_for(&srv, "channel 6 enabled", |l| l.len() == 6).await;
+        // Many at once: channels 1 and 2 off.
+        let chans = srv.json("/api/channels?enabled=true").await;
+        let ids: Vec<serde_json::Value> = chans["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "Channel 1" || c["name"] == "Channel 2")
+            .map(|c| c["id"].clone())
+            .collect();
+        let r = http
+            .patch(srv.url("/api/channels"))
+            .json(&serde_json::json!({ "ids": ids, "enabled": false }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap()["changed"], 2);
+        wait_for(&srv, "two channels off", |l| l.len() == 4).await;
 
         // The guide carries the stored programmes and validates.
         let xml = reqwest::get(srv.url("/epg.xml"))
@@ -314,8 +331,9 @@ mod from_providers {
             .await
             .unwrap();
         let text = String::from_utf8_lossy(&xml);
-        assert!(text.contains("Real show 1.0"), "stored programmes served");
-        assert!(text.contains("chan1.uk"));
+        assert!(text.contains("Real show 3.0"), "stored programmes served");
+        assert!(!text.contains("Real show 1.0"), "disabled channels are not in the guide");
+        assert!(text.contains("chan3.uk"));
         crate::plex::validate_xmltv(&xml);
         srv.stop().await;
     }

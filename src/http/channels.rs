@@ -1,6 +1,7 @@
 //! The lineup API: `GET /api/channels` (filter, paginate) with each
 //! channel's candidates in failover order; `PATCH /api/channels/{id}`
-//! (enable, disable, renumber: collisions refused); `GET /api/streams`
+//! (enable, disable, renumber: collisions refused) and `PATCH
+//! /api/channels` (enable or disable many); `GET /api/streams`
 //! with every ingested stream's match or best suggestion;
 //! `PUT /api/streams/{source}/{key}/match` (pin or clear a manual match);
 //! `PUT /api/channels/{id}/order` (candidate order); `POST /api/lineup/rebuild`.
@@ -38,7 +39,7 @@ where
     ChannelsState: FromRef<S>,
 {
     Router::new()
-        .route("/api/channels", get(list_channels))
+        .route("/api/channels", get(list_channels).patch(edit_many))
         .route("/api/channels/{id}", patch(edit_channel))
         .route("/api/channels/{id}/order", put(order_channel))
         .route("/api/streams", get(list_streams))
@@ -198,6 +199,34 @@ async fn edit_channel(
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no channel lineup:{id}")),
         Err(e) => store_error(e),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManyEdit {
+    ids: Vec<String>,
+    enabled: bool,
+}
+
+/// Enables or disables many channels at once.
+async fn edit_many(State(st): State<ChannelsState>, Json(e): Json<ManyEdit>) -> Response {
+    let mut changed = 0;
+    let mut refused = Vec::new();
+    for id in &e.ids {
+        let Some(n) = stored_id(id) else {
+            refused.push(id.clone());
+            continue;
+        };
+        match st.store.edit_lineup_channel(n, Some(e.enabled), None).await {
+            Ok(true) => changed += 1,
+            Ok(false) => refused.push(id.clone()),
+            Err(err) => return store_error(err),
+        }
+    }
+    if changed > 0 {
+        st.rebuild.request();
+    }
+    Json(json!({ "changed": changed, "not_found_or_config": refused })).into_response()
 }
 
 #[derive(Deserialize)]

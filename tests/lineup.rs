@@ -332,9 +332,42 @@ mod from_providers {
             .unwrap();
         let text = String::from_utf8_lossy(&xml);
         assert!(text.contains("Real show 3.0"), "stored programmes served");
-        assert!(!text.contains("Real show 1.0"), "disabled channels are not in the guide");
+        assert!(
+            !text.contains("Real show 1.0"),
+            "disabled channels are not in the guide"
+        );
         assert!(text.contains("chan3.uk"));
         crate::plex::validate_xmltv(&xml);
+
+        // `probe <number>` knows provider channels too (read from the
+        // database, which it does not change).
+        let number = &lineup[2].1;
+        let cfg = srv.data_dir.join("probe.toml");
+        std::fs::write(
+            &cfg,
+            format!("[server]\ndata_dir = \"{}\"\n", srv.data_dir.display()),
+        )
+        .unwrap();
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
+            .args(["probe", number, "--json", "--duration", "1", "--config"])
+            .arg(&cfg)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
+        assert_eq!(
+            v["channel"]["name"],
+            "Channel 3",
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            v["candidates"].as_array().map(Vec::len),
+            Some(1),
+            "{stdout}"
+        );
+        assert!(!stdout.contains(PASS), "{stdout}");
         srv.stop().await;
     }
 

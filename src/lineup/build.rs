@@ -83,6 +83,21 @@ pub async fn build(
     store: &Store,
     config: &Config,
 ) -> Result<(Vec<Channel>, BuildSummary), StoreError> {
+    assemble(store, config, true).await
+}
+
+/// The lineup as the stored data make it, writing nothing: for tools
+/// that must not change a running server's data (`probe 1005`). Channels
+/// no build has numbered yet are left out.
+pub async fn peek(store: &Store, config: &Config) -> Result<Vec<Channel>, StoreError> {
+    Ok(assemble(store, config, false).await?.0)
+}
+
+async fn assemble(
+    store: &Store,
+    config: &Config,
+    persist: bool,
+) -> Result<(Vec<Channel>, BuildSummary), StoreError> {
     let guide = store.merged_guide_channels().await?;
     let streams = store.all_streams().await?;
     let old_matches: HashMap<(i64, String), MatchRow> = store
@@ -116,9 +131,11 @@ pub async fn build(
             threshold,
         ));
     }
-    store
-        .save_auto_matches(&decided.iter().map(|d| d.row.clone()).collect::<Vec<_>>())
-        .await?;
+    if persist {
+        store
+            .save_auto_matches(&decided.iter().map(|d| d.row.clone()).collect::<Vec<_>>())
+            .await?;
+    }
 
     // Assemble channels.
     let have_guide = !guide.is_empty();
@@ -237,7 +254,17 @@ pub async fn build(
             stale_since: None,
         });
     }
-    let stored = store.save_lineup(&seen, config.sync.stale_days).await?;
+    let stored = if persist {
+        store.save_lineup(&seen, config.sync.stale_days).await?
+    } else {
+        // Only what a build stored, as it stored it.
+        let seen_keys: HashSet<&str> = seen.iter().map(|c| c.key.as_str()).collect();
+        existing
+            .values()
+            .filter(|c| seen_keys.contains(c.key.as_str()))
+            .cloned()
+            .collect()
+    };
     let stored: HashMap<&str, &ChannelRow> = stored.iter().map(|c| (c.key.as_str(), c)).collect();
     summary.stale_channels = stored.values().filter(|c| c.stale_since.is_some()).count();
 

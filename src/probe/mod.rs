@@ -88,6 +88,38 @@ pub async fn run_cli(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// The channels a server on this config would serve: the config's and
+/// the provider channels stored in its database (read, never written).
+/// Without a readable database, the config's alone.
+fn current_lineup(config: &Config) -> Vec<crate::lineup::Channel> {
+    let from_config = || {
+        config
+            .channel
+            .iter()
+            .map(crate::lineup::Channel::from_config)
+            .collect()
+    };
+    if !config.server.data_dir.join("streamforge.db").exists() {
+        return from_config();
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(_) => return from_config(),
+    };
+    rt.block_on(async {
+        let store = crate::store::Store::open(&config.server.data_dir)
+            .await
+            .ok()?;
+        let lineup = crate::lineup::build::peek(&store, config).await.ok();
+        store.close().await;
+        lineup
+    })
+    .unwrap_or_else(from_config)
+}
+
 fn looks_like_channel(input: &str) -> bool {
     !input.is_empty()
         && input.chars().all(|c| c.is_ascii_digit() || c == '.')
@@ -111,7 +143,7 @@ pub fn run_blocking(args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
         user_agent: config.stream.user_agent.clone(),
     };
     if looks_like_channel(&args.input) {
-        let lineup = Lineup::from_config(&config);
+        let lineup = Lineup::new(current_lineup(&config));
         return probe_channel(&args.input, &lineup, opts, args.json, out);
     }
     let json = args.json;

@@ -17,3 +17,4 @@ pub mod session;
 pub mod standby;
 pub mod ts;
 pub mod upstream;
+pub mod watchdog;

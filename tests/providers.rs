@@ -438,9 +438,22 @@ async fn api_manages_sources_with_write_only_passwords() {
         "a stream source is not a guide"
     );
 
+    // With no guide, the account's channels are the lineup.
+    let n = srv.json("/lineup.json").await.as_array().unwrap().len();
+    assert_eq!(n, 8, "one channel per provider channel without a guide");
     let r = http.delete(srv.url(&path)).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(http.get(srv.url(&path)).send().await.unwrap().status(), 404);
+    // Its channels leave the lineup.
+    let mut left = n;
+    for _ in 0..100 {
+        left = srv.json("/lineup.json").await.as_array().unwrap().len();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(left, 0);
     srv.stop().await;
 }
 

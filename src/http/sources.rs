@@ -281,7 +281,8 @@ async fn update(st: SourcesState, fam: Family, id: i64, body: Body) -> Response 
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     match st.store.update_source(id, &new).await {
-        Ok(true) => {}
+        // A new priority or name changes the lineup's order.
+        Ok(true) => st.syncer.changed.notify_one(),
         Ok(false) => return error(StatusCode::NOT_FOUND, format!("no source with id {id}")),
         Err(e) => return store_error(e),
     }
@@ -304,7 +305,11 @@ async fn delete(st: SourcesState, fam: Family, id: i64) -> Response {
         );
     }
     match st.store.delete_source(id).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => {
+            // Its channels go stale in the lineup (their numbers stay reserved).
+            st.syncer.changed.notify_one();
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => store_error(e),
     }
 }

@@ -154,6 +154,7 @@ pub async fn run_with_budget(
     }
     tracing::info!(%addr, channels = enabled, tuners = config.tuner.count, "StreamForge listening");
     plex::log_setup_urls(&config, addr);
+    let prerender = plex::epg_cache::spawn_prerender(axum::extract::FromRef::from_ref(&state));
     let app = router(state);
     let stopper = Arc::clone(&sessions);
     let graceful = async move {
@@ -177,6 +178,8 @@ pub async fn run_with_budget(
     let _ = scheduler.await;
     rebuilder.abort();
     let _ = rebuilder.await;
+    prerender.abort();
+    let _ = prerender.await;
     drop(events);
     drop(sessions);
     // The writer ends once every sink is gone; sessions' threads hold clones

@@ -2,14 +2,15 @@
 //! programmes from the best guide source that has their guide id (by
 //! priority), placeholders for the rest, bounded to `sync.guide_days`.
 //! The gzip rendering is cached until the lineup changes (every sync
-//! rebuilds it), so Plex's repeated fetches cost nothing.
+//! rebuilds it), and rendered again in the background once a new lineup
+//! settles, so Plex's fetches are served from memory.
 
 use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
 
@@ -70,31 +71,66 @@ async fn stored_programmes(
     }
 }
 
-pub async fn epg_xml(State(st): State<PlexState>, headers: HeaderMap) -> Response {
-    let gzip = accepts_gzip(&headers);
+/// Renders the guide of the current lineup into the cache (gzip), unless
+/// it is there already. Returns whether it rendered.
+pub async fn prerender(st: &PlexState) -> bool {
     let version = st.lineup.version();
-    if gzip && let Some(body) = st.guide_cache.get(version) {
-        return gzip_response(body);
+    if st.guide_cache.get(version).is_some() {
+        return false;
     }
     let channels = st.lineup.enabled();
     let programmes_for = stored_programmes(&st.store, st.guide_days).await;
-    if !gzip {
-        return guide_response(channels, false, programmes_for);
-    }
     let now = Utc::now();
-    let rendered =
-        tokio::task::spawn_blocking(move || render_gzip(&channels, now, programmes_for)).await;
-    match rendered {
+    match tokio::task::spawn_blocking(move || render_gzip(&channels, now, programmes_for)).await {
         Ok(body) => {
-            let body = Bytes::from(body);
-            st.guide_cache.put(version, body.clone());
-            gzip_response(body)
+            st.guide_cache.put(version, Bytes::from(body));
+            true
         }
         Err(e) => {
             tracing::error!("guide rendering stopped: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            false
         }
     }
+}
+
+/// Keeps the cache warm: a lineup that stayed the same for a few seconds
+/// (a sync or a person's edits settled) has its guide rendered before Plex
+/// asks for it. Ends when dropped.
+pub fn spawn_prerender(st: PlexState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen = st.lineup.version();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            let v = st.lineup.version();
+            if v == seen {
+                let t0 = std::time::Instant::now();
+                if prerender(&st).await {
+                    tracing::debug!(
+                        ms = t0.elapsed().as_millis() as u64,
+                        "guide rendered ahead of Plex"
+                    );
+                }
+            }
+            seen = v;
+        }
+    })
+}
+
+pub async fn epg_xml(State(st): State<PlexState>, headers: HeaderMap) -> Response {
+    let gzip = accepts_gzip(&headers);
+    if gzip {
+        let version = st.lineup.version();
+        if st.guide_cache.get(version).is_none() {
+            prerender(&st).await;
+        }
+        if let Some(body) = st.guide_cache.get(version) {
+            return gzip_response(body);
+        }
+        // The lineup changed while rendering: stream the new one.
+    }
+    let channels = st.lineup.enabled();
+    let programmes_for = stored_programmes(&st.store, st.guide_days).await;
+    guide_response(channels, gzip, programmes_for)
 }
 
 fn gzip_response(body: Bytes) -> Response {

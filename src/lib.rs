@@ -59,8 +59,10 @@ pub async fn run(
     run_with_lineup(config, listener, shutdown, lineup).await
 }
 
-/// [`run`] with a lineup the caller keeps a handle on (and may replace
-/// while serving): after start-up nothing reads `config.channel`.
+/// [`run`] with a lineup the caller keeps a handle on: it is filled at
+/// start from the config's channels and the stored provider channels,
+/// rebuilt after syncs and edits, and the caller may replace it while
+/// serving. After start-up nothing reads `config.channel`.
 pub async fn run_with_lineup(
     config: Config,
     listener: tokio::net::TcpListener,

@@ -30,12 +30,11 @@ use axum::Router;
 
 pub use crate::app::AppState;
 use crate::config::Config;
-use crate::events::EventBus;
 use crate::lineup::Lineup;
 use crate::media::budget::ConnectionBudget;
 use crate::media::manager::Sessions;
 use crate::store::Store;
-use crate::store::events::Retention;
+use crate::store::events::EventLog;
 
 /// Every area's routes over one state.
 pub fn router(state: AppState) -> Router {
@@ -90,13 +89,8 @@ pub async fn run_with_budget(
                 config.server.data_dir.display()
             )
         })?;
-    let events = EventBus::new(events::DEFAULT_CAPACITY);
-    let retention = Retention {
-        max_age: Duration::from_secs(u64::from(config.events.retention_days) * 86_400),
-        max_rows: config.events.max_rows,
-    };
-    let writer = store::events::spawn_writer(&events, store.clone(), retention);
-    let logger = events::spawn_logger(&events);
+    let event_log = EventLog::start(&store, &config.events);
+    let events = event_log.bus.clone();
     let addr = listener.local_addr()?;
     let device = Arc::new(
         plex::Device::load_or_create(&store, &config.server.friendly_name)
@@ -186,8 +180,9 @@ pub async fn run_with_budget(
     drop(sessions);
     // The writer ends once every sink is gone; sessions' threads hold clones
     // until they end, so bound the wait.
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
-    let _ = tokio::time::timeout(Duration::from_millis(500), logger).await;
+    event_log
+        .finish(Duration::from_secs(2), Duration::from_millis(500))
+        .await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

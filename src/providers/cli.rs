@@ -9,9 +9,8 @@ use anyhow::Context;
 use super::schedule::sync_config_sources;
 use super::sync::Syncer;
 use crate::config::Config;
-use crate::events::{EventBus, spawn_logger};
 use crate::store::Store;
-use crate::store::events::{Retention, spawn_writer};
+use crate::store::events::EventLog;
 
 pub async fn run(config: Config, only: Option<i64>) -> anyhow::Result<()> {
     let store = Store::open(&config.server.data_dir)
@@ -22,13 +21,8 @@ pub async fn run(config: Config, only: Option<i64>) -> anyhow::Result<()> {
                 config.server.data_dir.display()
             )
         })?;
-    let bus = EventBus::new(crate::events::DEFAULT_CAPACITY);
-    let retention = Retention {
-        max_age: Duration::from_secs(u64::from(config.events.retention_days) * 86_400),
-        max_rows: config.events.max_rows,
-    };
-    let writer = spawn_writer(&bus, store.clone(), retention);
-    let logger = spawn_logger(&bus);
+    let event_log = EventLog::start(&store, &config.events);
+    let bus = event_log.bus.clone();
     sync_config_sources(&store, &config).await?;
     let sources = store.sources().await?;
     if sources.is_empty() {
@@ -78,8 +72,9 @@ pub async fn run(config: Config, only: Option<i64>) -> anyhow::Result<()> {
     }
     drop(syncer);
     drop(bus);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), logger).await;
+    event_log
+        .finish(Duration::from_secs(5), Duration::from_secs(1))
+        .await;
     store.close().await;
     if failed > 0 {
         anyhow::bail!("{failed} source(s) failed to sync");

@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Store, StoreError};
+use crate::config::EventsConfig;
 use crate::events::{Event, EventBus, Subscriber};
 
 /// One stored event as the API returns it. `detail` is a JSON object;
@@ -39,6 +40,44 @@ pub struct EventQuery {
 pub struct Retention {
     pub max_age: Duration,
     pub max_rows: u64,
+}
+
+impl From<&EventsConfig> for Retention {
+    fn from(c: &EventsConfig) -> Self {
+        Self {
+            max_age: Duration::from_secs(u64::from(c.retention_days) * 86_400),
+            max_rows: c.max_rows,
+        }
+    }
+}
+
+/// The event log of a process: the bus, the store writer and the log
+/// subscriber, started together and drained together.
+pub struct EventLog {
+    pub bus: EventBus,
+    writer: tokio::task::JoinHandle<()>,
+    logger: tokio::task::JoinHandle<()>,
+}
+
+impl EventLog {
+    pub fn start(store: &Store, cfg: &EventsConfig) -> Self {
+        let bus = EventBus::new(crate::events::DEFAULT_CAPACITY);
+        let writer = spawn_writer(&bus, store.clone(), Retention::from(cfg));
+        let logger = crate::events::spawn_logger(&bus);
+        Self {
+            bus,
+            writer,
+            logger,
+        }
+    }
+
+    /// Once every other bus handle is gone, waits (at most the given
+    /// times) for the queue to be written and logged.
+    pub async fn finish(self, writer_wait: Duration, logger_wait: Duration) {
+        drop(self.bus);
+        let _ = tokio::time::timeout(writer_wait, self.writer).await;
+        let _ = tokio::time::timeout(logger_wait, self.logger).await;
+    }
 }
 
 /// Most events written in one transaction.

@@ -267,14 +267,14 @@ async fn list_streams(State(st): State<ChannelsState>, Query(p): Query<Page>) ->
         .iter()
         .filter(|s| {
             q.as_deref()
-                .is_none_or(|q| s.name.to_lowercase().contains(q))
+                .is_none_or(|q| s.stream.name.to_lowercase().contains(q))
         })
         .map(|s| {
-            let m = matches.get(&(s.source_id, s.key.clone()));
+            let m = matches.get(&(s.source_id, s.stream.key.clone()));
             json!({
-                "source_id": s.source_id, "source": s.source_name, "stream_key": s.key,
-                "name": s.name, "url": redact(&s.url), "group": s.group, "stale": s.stale,
-                "tier": crate::lineup::matching::tier_of(&s.name),
+                "source_id": s.source_id, "source": s.source_name, "stream_key": s.stream.key,
+                "name": s.stream.name, "url": redact(&s.stream.url), "group": s.stream.group, "stale": s.stale,
+                "tier": crate::lineup::matching::tier_of(&s.stream.name),
                 "guide_id": m.and_then(|m| m.guide_id.clone()),
                 "confidence": m.and_then(|m| m.confidence),
                 "method": m.map(|m| m.method.clone()),

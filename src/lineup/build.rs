@@ -127,7 +127,7 @@ async fn assemble(
             s,
             &matcher,
             &by_id,
-            old_matches.get(&(s.source_id, s.key.clone())),
+            old_matches.get(&(s.source_id, s.stream.key.clone())),
             threshold,
         ));
     }
@@ -156,22 +156,27 @@ async fn assemble(
                 format!("guide:{}", g.id),
                 guide_name(g),
                 Some(g.id.clone()),
-                g.icon.clone().or_else(|| s.logo.clone()),
+                g.icon.clone().or_else(|| s.stream.logo.clone()),
                 true,
             ),
             None => {
-                let n = matching::normalise(&s.name);
+                let n = matching::normalise(&s.stream.name);
                 let n = if n.is_empty() {
-                    s.name.to_lowercase()
+                    s.stream.name.to_lowercase()
                 } else {
                     n
                 };
-                let country = s.group.as_deref().map(country_of_group).unwrap_or_default();
+                let country = s
+                    .stream
+                    .group
+                    .as_deref()
+                    .map(country_of_group)
+                    .unwrap_or_default();
                 (
                     format!("name:{country}:{n}"),
-                    display_name(&s.name),
+                    display_name(&s.stream.name),
                     None,
-                    s.logo.clone(),
+                    s.stream.logo.clone(),
                     // With a guide, an unmatched stream's channel starts off.
                     !have_guide,
                 )
@@ -182,29 +187,29 @@ async fn assemble(
             name,
             guide_id,
             logo,
-            group: s.group.clone(),
+            group: s.stream.group.clone(),
             enabled_default,
-            provider_number: s.chno.clone().filter(|n| is_number(n)),
+            provider_number: s.stream.chno.clone().filter(|n| is_number(n)),
             candidates: Vec::new(),
         });
-        let tier = matching::tier_of(&s.name);
+        let tier = matching::tier_of(&s.stream.name);
         draft.candidates.push((
             d.row.rank,
             tier,
             s.priority,
             s.source_id,
-            s.name.clone(),
+            s.stream.name.clone(),
             Candidate {
-                url: s.url.clone(),
+                url: s.stream.url.clone(),
                 source: CandidateSource::Provider {
                     source_id: s.source_id,
                     name: s.source_name.clone(),
                 },
                 tier,
-                user_agent: s.user_agent.clone(),
-                referrer: s.referrer.clone(),
-                stream_name: Some(s.name.clone()),
-                stream_key: Some(s.key.clone()),
+                user_agent: s.stream.user_agent.clone(),
+                referrer: s.stream.referrer.clone(),
+                stream_name: Some(s.stream.name.clone()),
+                stream_key: Some(s.stream.key.clone()),
             },
         ));
     }
@@ -324,10 +329,10 @@ fn decide(
         };
     }
     let r = matcher.find(&StreamInfo {
-        name: &s.name,
-        tvg_id: s.tvg_id.as_deref(),
-        tvg_name: s.tvg_name.as_deref(),
-        group: s.group.as_deref(),
+        name: &s.stream.name,
+        tvg_id: s.stream.tvg_id.as_deref(),
+        tvg_name: s.stream.tvg_name.as_deref(),
+        group: s.stream.group.as_deref(),
     });
     let applied = r.best.as_ref().filter(|b| b.confidence >= threshold);
     let method = match (applied, r.method) {
@@ -351,7 +356,7 @@ fn decide(
         guide_id: applied.map(|b| b.guide_id.clone()),
         row: MatchRow {
             source_id: s.source_id,
-            stream_key: s.key.clone(),
+            stream_key: s.stream.key.clone(),
             guide_id: applied.map(|b| b.guide_id.clone()),
             confidence: r.best.as_ref().map(|b| b.confidence),
             method: method.into(),

@@ -7,6 +7,7 @@ use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::sources::{IngestedStream, ingested};
 use super::{Store, StoreError};
 
 /// A lineup channel as stored.
@@ -399,49 +400,20 @@ impl Store {
                 source_id: r.get("source_id"),
                 source_name: r.get("source_name"),
                 priority: r.get("priority"),
-                key: r.get("stream_key"),
-                name: r.get("name"),
-                url: r.get("url"),
-                tvg_id: r.get("tvg_id"),
-                tvg_name: r.get("tvg_name"),
-                logo: r.get("logo"),
-                group: r.get("group_name"),
-                chno: r.get("chno"),
-                user_agent: r.get("user_agent"),
-                referrer: r.get("referrer"),
+                stream: ingested(r),
                 stale: r.get("stale"),
             })
             .collect())
     }
 }
 
-/// A stored stream with its source, as a lineup build reads it. `url`
-/// holds credentials: never serialise it as is.
-#[derive(Clone, PartialEq, Eq)]
+/// A stored stream with its source, as a lineup build reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamRow {
     pub source_id: i64,
     pub source_name: String,
     pub priority: i64,
-    pub key: String,
-    pub name: String,
-    pub url: String,
-    pub tvg_id: Option<String>,
-    pub tvg_name: Option<String>,
-    pub logo: Option<String>,
-    pub group: Option<String>,
-    pub chno: Option<String>,
-    pub user_agent: Option<String>,
-    pub referrer: Option<String>,
+    /// Its `url` holds credentials: never serialise it as is.
+    pub stream: IngestedStream,
     pub stale: bool,
-}
-
-impl std::fmt::Debug for StreamRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamRow")
-            .field("source_id", &self.source_id)
-            .field("key", &self.key)
-            .field("name", &self.name)
-            .field("url", &crate::redact::redact(&self.url))
-            .finish_non_exhaustive()
-    }
 }

@@ -127,6 +127,22 @@ impl std::fmt::Debug for IngestedStream {
     }
 }
 
+/// A `provider_streams` row (its usual column names) as a stream.
+pub(super) fn ingested(r: &sqlx::sqlite::SqliteRow) -> IngestedStream {
+    IngestedStream {
+        key: r.get("stream_key"),
+        name: r.get("name"),
+        url: r.get("url"),
+        tvg_id: r.get("tvg_id"),
+        tvg_name: r.get("tvg_name"),
+        logo: r.get("logo"),
+        group: r.get("group_name"),
+        chno: r.get("chno"),
+        user_agent: r.get("user_agent"),
+        referrer: r.get("referrer"),
+    }
+}
+
 /// What a replace did.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct ReplaceCounts {
@@ -438,23 +454,7 @@ impl Store {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| {
-                (
-                    IngestedStream {
-                        key: r.get("stream_key"),
-                        name: r.get("name"),
-                        url: r.get("url"),
-                        tvg_id: r.get("tvg_id"),
-                        tvg_name: r.get("tvg_name"),
-                        logo: r.get("logo"),
-                        group: r.get("group_name"),
-                        chno: r.get("chno"),
-                        user_agent: r.get("user_agent"),
-                        referrer: r.get("referrer"),
-                    },
-                    r.get::<bool, _>("stale"),
-                )
-            })
+            .map(|r| (ingested(r), r.get::<bool, _>("stale")))
             .collect())
     }
 

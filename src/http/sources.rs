@@ -134,6 +134,23 @@ async fn find(st: &SourcesState, id: i64, fam: Family) -> Result<SourceRow, Resp
     }
 }
 
+/// A source a person may change over HTTP: not one the config declares.
+async fn find_editable(
+    st: &SourcesState,
+    id: i64,
+    fam: Family,
+    verb: &str,
+) -> Result<SourceRow, Response> {
+    let cur = find(st, id, fam).await?;
+    if cur.config_key.is_some() {
+        return Err(error(
+            StatusCode::CONFLICT,
+            format!("this source is declared in the config file: {verb} it there"),
+        ));
+    }
+    Ok(cur)
+}
+
 /// Checks a body with the config's own rules; a local path is refused
 /// (a web client must not make the server read its files).
 /// `Err` is the message of a 400 answer.
@@ -254,28 +271,21 @@ async fn create(st: SourcesState, fam: Family, body: Body) -> Response {
         Err(e) => return store_error(e),
     };
     start_sync(&st, id);
-    match st.store.source(id).await {
-        Ok(Some(s)) => {
+    match find(&st, id, fam).await {
+        Ok(s) => {
             let mut r = view(&st, &s).await;
             *r.status_mut() = StatusCode::CREATED;
             r
         }
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no source with id {id}")),
-        Err(e) => store_error(e),
+        Err(r) => r,
     }
 }
 
 async fn update(st: SourcesState, fam: Family, id: i64, body: Body) -> Response {
-    let cur = match find(&st, id, fam).await {
+    let cur = match find_editable(&st, id, fam, "edit").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if cur.config_key.is_some() {
-        return error(
-            StatusCode::CONFLICT,
-            "this source is declared in the config file: edit it there",
-        );
-    }
     let new = match checked(fam, &body, Some(&cur)) {
         Ok(n) => n,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
@@ -286,23 +296,15 @@ async fn update(st: SourcesState, fam: Family, id: i64, body: Body) -> Response 
         Ok(false) => return error(StatusCode::NOT_FOUND, format!("no source with id {id}")),
         Err(e) => return store_error(e),
     }
-    match st.store.source(id).await {
-        Ok(Some(s)) => view(&st, &s).await,
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("no source with id {id}")),
-        Err(e) => store_error(e),
+    match find(&st, id, fam).await {
+        Ok(s) => view(&st, &s).await,
+        Err(r) => r,
     }
 }
 
 async fn delete(st: SourcesState, fam: Family, id: i64) -> Response {
-    let cur = match find(&st, id, fam).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if cur.config_key.is_some() {
-        return error(
-            StatusCode::CONFLICT,
-            "this source is declared in the config file: remove it there",
-        );
+    if let Err(r) = find_editable(&st, id, fam, "remove").await {
+        return r;
     }
     match st.store.delete_source(id).await {
         Ok(_) => {

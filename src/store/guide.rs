@@ -75,20 +75,23 @@ impl Store {
     }
 
     pub async fn guide_channel_count(&self, source_id: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM guide_channels g JOIN sources s ON s.id = g.source_id \
-             WHERE g.source_id = ? AND g.gen = s.guide_gen",
-        )
-        .bind(source_id)
-        .fetch_one(self.pool())
-        .await?)
+        self.current_guide_rows("guide_channels", source_id).await
     }
 
     pub async fn programme_count(&self, source_id: i64) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM programmes p JOIN sources s ON s.id = p.source_id \
-             WHERE p.source_id = ? AND p.gen = s.guide_gen",
-        )
+        self.current_guide_rows("programmes", source_id).await
+    }
+
+    /// Rows of `table` in the generation readers see.
+    async fn current_guide_rows(
+        &self,
+        table: &'static str,
+        source_id: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} t JOIN sources s ON s.id = t.source_id \
+             WHERE t.source_id = ? AND t.gen = s.guide_gen"
+        ))
         .bind(source_id)
         .fetch_one(self.pool())
         .await?)

@@ -535,7 +535,8 @@ async fn udp_discovery_answers_hdhomerun_config() {
         .unwrap()
         .to_string();
     let id = u32::from_str_radix(&id_hex, 16).unwrap();
-    let target: SocketAddr = "127.0.0.1:65001".parse().unwrap();
+    // The port HDHomeRun discovery fixes (and `hdhomerun_config` sends to).
+    let target = SocketAddr::from(([127, 0, 0, 1], streamforge::plex::udp::PORT));
     let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
 
     // The published request vector.
@@ -610,7 +611,7 @@ async fn udp_discovery_answers_hdhomerun_config() {
 /// (typically `scripts/demo.sh` left running) says so instead of a bare
 /// `AddrInUse` (issue 14).
 fn bind_udp_65001(what: &str) -> std::net::UdpSocket {
-    match std::net::UdpSocket::bind("0.0.0.0:65001") {
+    match std::net::UdpSocket::bind(("0.0.0.0", streamforge::plex::udp::PORT)) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => panic!(
             "{what}: port 65001 is in use — is a StreamForge demo or another HDHomeRun \

@@ -457,6 +457,15 @@ async fn api_manages_sources_with_write_only_passwords() {
     srv.stop().await;
 }
 
+async fn sync_command(cfg: &std::path::Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
+        .args(["sync", "--config"])
+        .arg(cfg)
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_command_syncs_config_sources_and_keeps_secrets() {
     let panel = Panel::start(12).await;
@@ -473,12 +482,7 @@ async fn sync_command_syncs_config_sources_and_keeps_secrets() {
         ),
     )
     .unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
-        .args(["sync", "--config"])
-        .arg(&cfg)
-        .output()
-        .await
-        .unwrap();
+    let out = sync_command(&cfg).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -496,12 +500,7 @@ async fn sync_command_syncs_config_sources_and_keeps_secrets() {
         .mode();
     assert_eq!(mode & 0o077, 0, "mode {mode:o}");
     // A second run: the same sources (no duplicates), synced again.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
-        .args(["sync", "--config"])
-        .arg(&cfg)
-        .output()
-        .await
-        .unwrap();
+    let out = sync_command(&cfg).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stdout.contains("ok, 12 items (0 new"), "{stdout}");

@@ -3,12 +3,14 @@
 
 mod util;
 
+mod auth;
 mod budget;
 mod config;
 mod engine;
 mod events;
 mod failover;
 mod layout;
+mod limits;
 mod lineup;
 mod matching;
 mod plex;

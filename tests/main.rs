@@ -16,3 +16,4 @@ mod matching;
 mod plex;
 mod probe;
 mod providers;
+mod reach;

@@ -7,6 +7,9 @@
 //! every connection open and `/healthz` timing out with `accept error:
 //! Too many open files` in the log.
 //!
+//! The attacker connects from 127.0.0.2, the measuring client from
+//! 127.0.0.1, as two hosts would.
+//!
 //! Run: `cargo bench --bench attack`. Knobs: `SF_ATTACK_SLOW` (2000),
 //! `SF_ATTACK_IDLE` (1100), `SF_ATTACK_SECS` (30, attack time before and
 //! while measuring), `SF_BIN`.
@@ -30,6 +33,14 @@ struct Attack {
     open_now: Arc<AtomicU64>,
 }
 
+/// The attacker is another host: it connects from 127.0.0.2 (all of
+/// 127/8 is loopback), the measuring client from 127.0.0.1.
+async fn connect_from_attacker(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind("127.0.0.2:0".parse().expect("address"))?;
+    sock.connect(addr).await
+}
+
 fn start_attack(addr: SocketAddr, slow: usize, idle: usize) -> Attack {
     let opened = Arc::new(AtomicU64::new(0));
     let closed = Arc::new(AtomicU64::new(0));
@@ -46,7 +57,7 @@ fn start_attack(addr: SocketAddr, slow: usize, idle: usize) -> Attack {
             // Spread the connects over the first seconds.
             tokio::time::sleep(Duration::from_millis((i % 1000) as u64 * 3)).await;
             loop {
-                let Ok(mut s) = TcpStream::connect(addr).await else {
+                let Ok(mut s) = connect_from_attacker(addr).await else {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 };
@@ -155,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
     let slow = knob("SF_ATTACK_SLOW", 2000) as usize;
     let idle = knob("SF_ATTACK_IDLE", 1100) as usize;
     let secs = knob("SF_ATTACK_SECS", 30);
-    let up = streamforge::demo::upstream::Upstream::start().await?;
+    let up = Upstream::start().await?;
     up.add("main", fixture("main.ts")?);
     let mut cfg = base_config(vec![channel(101, vec![up.ts_url("main")])], 2);
     cfg.stream.linger_ms = 300;

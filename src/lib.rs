@@ -86,7 +86,8 @@ pub async fn run_with_budget(
 ) -> anyhow::Result<()> {
     media::input::init_ffmpeg();
     let nofile = http::server::raise_open_files_limit();
-    let limits = http::server::Limits::from_config(&config.server).fit_to_files(nofile, 256);
+    let limits = http::server::Limits::from_config(&config.server)
+        .fit_to_files(nofile, http::server::RESERVED_FILES);
     let store = Store::open(&config.server.data_dir)
         .await
         .with_context(|| {

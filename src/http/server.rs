@@ -12,11 +12,11 @@
 //! Not here: routing and what each route does (`crate::router`), who may
 //! call management routes (`auth`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -111,14 +111,56 @@ struct Conn {
     evict: Notify,
 }
 
-/// Every open connection. A `parking_lot::Mutex` around a map: held for an
-/// insert, a remove, or (at the cap only) one scan for the quietest idle
-/// connection.
+/// Every open connection, and which peer address holds how many. A
+/// `parking_lot::Mutex` around two maps: held for an insert, a remove, or
+/// (at the cap only) one scan of the busiest peer's connections.
 struct Registry {
-    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    inner: Mutex<Conns>,
     next_id: AtomicU64,
     start: Instant,
     max: usize,
+}
+
+#[derive(Default)]
+struct Conns {
+    by_id: HashMap<u64, (IpAddr, Arc<Conn>)>,
+    by_peer: HashMap<IpAddr, HashSet<u64>>,
+}
+
+impl Conns {
+    fn remove(&mut self, id: u64) -> Option<Arc<Conn>> {
+        let (ip, c) = self.by_id.remove(&id)?;
+        if let Some(set) = self.by_peer.get_mut(&ip) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.by_peer.remove(&ip);
+            }
+        }
+        Some(c)
+    }
+
+    /// The quietest connection without a request in flight among `ids`.
+    fn quietest<'a>(&self, ids: impl Iterator<Item = &'a u64>) -> Option<u64> {
+        ids.filter_map(|id| self.by_id.get(id).map(|(_, c)| (*id, c)))
+            .filter(|(_, c)| c.in_flight.load(Ordering::Relaxed) == 0)
+            .min_by_key(|(_, c)| c.last_io.load(Ordering::Relaxed))
+            .map(|(id, _)| id)
+    }
+
+    /// Who makes room for a newcomer: first the peer address holding the
+    /// most connections gives up its quietest idle one (a flood from one
+    /// host cannot push out another host's clients), else the quietest
+    /// idle connection of anyone.
+    fn victim(&self) -> Option<u64> {
+        let busiest = self
+            .by_peer
+            .iter()
+            .max_by_key(|(_, ids)| ids.len())
+            .map(|(_, ids)| ids);
+        busiest
+            .and_then(|ids| self.quietest(ids.iter()))
+            .or_else(|| self.quietest(self.by_id.keys()))
+    }
 }
 
 enum Admit {
@@ -127,19 +169,23 @@ enum Admit {
 }
 
 impl Registry {
+    fn new(max: usize) -> Self {
+        Self {
+            inner: Mutex::new(Conns::default()),
+            next_id: AtomicU64::new(0),
+            start: Instant::now(),
+            max: max.max(1),
+        }
+    }
+
     fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn admit(&self) -> Admit {
-        let mut conns = self.conns.lock();
-        if conns.len() >= self.max {
-            let victim = conns
-                .iter()
-                .filter(|(_, c)| c.in_flight.load(Ordering::Relaxed) == 0)
-                .min_by_key(|(_, c)| c.last_io.load(Ordering::Relaxed))
-                .map(|(id, _)| *id);
-            match victim.and_then(|id| conns.remove(&id)) {
+    fn admit(&self, peer: IpAddr) -> Admit {
+        let mut conns = self.inner.lock();
+        if conns.by_id.len() >= self.max {
+            match conns.victim().and_then(|id| conns.remove(id)) {
                 Some(c) => c.evict.notify_one(),
                 None => return Admit::Full,
             }
@@ -150,16 +196,17 @@ impl Registry {
             last_io: AtomicU64::new(self.now_ms()),
             evict: Notify::new(),
         });
-        conns.insert(id, Arc::clone(&conn));
+        conns.by_id.insert(id, (peer, Arc::clone(&conn)));
+        conns.by_peer.entry(peer).or_default().insert(id);
         Admit::In(id, conn)
     }
 
     fn remove(&self, id: u64) {
-        self.conns.lock().remove(&id);
+        self.inner.lock().remove(id);
     }
 
     fn len(&self) -> usize {
-        self.conns.lock().len()
+        self.inner.lock().by_id.len()
     }
 }
 
@@ -251,6 +298,12 @@ impl Drop for InFlight {
 /// How many refusals (503 to a newcomer at the cap) may be open at once;
 /// past it a newcomer is closed without an answer.
 const MAX_REFUSALS: usize = 64;
+/// Descriptors kept out of `max_connections`' reach: upstreams, SQLite,
+/// discovery, plus refusals and evictions in progress.
+pub const RESERVED_FILES: u64 = 256 + (MAX_REFUSALS + EVICTION_SLACK) as u64;
+/// Evicted connections that may still be closing while newcomers are
+/// accepted; past it the loop waits for them.
+const EVICTION_SLACK: usize = 64;
 
 /// Serves `app` on `listener` until `signal` resolves, then stops
 /// accepting, lets in-flight requests finish (their bodies end when the
@@ -262,13 +315,12 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> io::Result<()> {
-    let registry = Arc::new(Registry {
-        conns: Mutex::new(HashMap::new()),
-        next_id: AtomicU64::new(0),
-        start: Instant::now(),
-        max: limits.max_connections.max(1),
-    });
+    let registry = Arc::new(Registry::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    // One permit per open socket, held until it is closed: connections,
+    // refusals, and evicted connections not yet closed. The loop accepts
+    // only with a permit in hand, so it never runs into EMFILE.
+    let sockets = Arc::new(Semaphore::new(registry.max + MAX_REFUSALS + EVICTION_SLACK));
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; `recv` returns `None` once all
     // have ended.
@@ -276,6 +328,13 @@ pub async fn serve(
     let mut signal = std::pin::pin!(signal);
     let mut last_accept_error: Option<Instant> = None;
     loop {
+        let socket = tokio::select! {
+            _ = &mut signal => break,
+            p = Arc::clone(&sockets).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let (stream, peer) = tokio::select! {
             _ = &mut signal => break,
             accepted = listener.accept() => match accepted {
@@ -295,7 +354,7 @@ pub async fn serve(
         if limits.send_buffer > 0 {
             let _ = socket2::SockRef::from(&stream).set_send_buffer_size(limits.send_buffer);
         }
-        match registry.admit() {
+        match registry.admit(peer.ip()) {
             Admit::In(id, conn) => {
                 let task = Connection {
                     id,
@@ -307,7 +366,10 @@ pub async fn serve(
                     stop: stop_rx.clone(),
                     _alive: alive_tx.clone(),
                 };
-                tokio::spawn(task.run(stream));
+                tokio::spawn(async move {
+                    task.run(stream).await;
+                    drop(socket);
+                });
             }
             Admit::Full => match Arc::clone(&refusals).try_acquire_owned() {
                 Ok(permit) => {
@@ -315,6 +377,7 @@ pub async fn serve(
                     tokio::spawn(async move {
                         refuse(stream).await;
                         drop(permit);
+                        drop(socket);
                     });
                 }
                 Err(_) => drop(stream),
@@ -460,16 +523,17 @@ mod tests {
     use super::*;
 
     fn registry(max: usize) -> Registry {
-        Registry {
-            conns: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(0),
-            start: Instant::now(),
-            max,
-        }
+        Registry::new(max)
     }
 
+    const HOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 5));
+
     fn admit(r: &Registry) -> Option<(u64, Arc<Conn>)> {
-        match r.admit() {
+        admit_from(r, HOST)
+    }
+
+    fn admit_from(r: &Registry, ip: IpAddr) -> Option<(u64, Arc<Conn>)> {
+        match r.admit(ip) {
             Admit::In(id, c) => Some((id, c)),
             Admit::Full => None,
         }
@@ -487,8 +551,8 @@ mod tests {
         recent.last_io.store(50, Ordering::Relaxed);
         // The busy one is quieter still, but it is serving.
         let (new_id, _) = admit(&r).expect("an idle connection is evicted");
-        assert!(!r.conns.lock().contains_key(&quiet_id));
-        assert!(r.conns.lock().contains_key(&new_id));
+        assert!(!r.inner.lock().by_id.contains_key(&quiet_id));
+        assert!(r.inner.lock().by_id.contains_key(&new_id));
         assert_eq!(r.len(), 3);
         // The evicted connection's task is woken.
         let woke = quiet.evict.notified();
@@ -496,6 +560,28 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(woke.as_mut().poll(&mut cx).is_ready());
+    }
+
+    #[test]
+    fn the_peer_holding_the_most_connections_makes_room() {
+        let r = registry(4);
+        let plex = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 9));
+        let attacker = IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 1, 66));
+        // Plex's idle keep-alive connection is the quietest of all...
+        let (plex_id, plex_conn) = admit_from(&r, plex).unwrap();
+        plex_conn.last_io.store(0, Ordering::Relaxed);
+        for _ in 0..3 {
+            let (_, c) = admit_from(&r, attacker).unwrap();
+            c.last_io.store(100, Ordering::Relaxed);
+        }
+        // ...but the attacker holds more, so it is the attacker that gives
+        // way, for its own newcomers and for anyone else's.
+        admit_from(&r, attacker).unwrap();
+        admit_from(&r, plex).unwrap();
+        let conns = r.inner.lock();
+        assert!(conns.by_id.contains_key(&plex_id));
+        assert_eq!(conns.by_peer[&plex].len(), 2);
+        assert_eq!(conns.by_peer[&attacker].len(), 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod input;
 pub mod manager;
 pub mod remux;
 pub mod ring;
+pub mod sanitize;
 pub mod session;
 pub mod standby;
 pub mod ts;

@@ -22,6 +22,11 @@ pub const TB90K: Rational = Rational(1, 90_000);
 const JUMP_FORWARD: i64 = 10 * 90_000;
 /// Going back by more than this inside one input is a discontinuity.
 const JUMP_BACK: i64 = 90_000;
+/// Whether a DTS step inside one input is a discontinuity.
+pub fn is_jump(step: i64) -> bool {
+    !(-JUMP_BACK..=JUMP_FORWARD).contains(&step)
+}
+
 /// Packets held at most while waiting for every mapped stream to show one.
 const MAX_HELD: usize = 600;
 /// AVIO buffer: a multiple of 188 so flushes fall on TS packet boundaries.
@@ -85,6 +90,9 @@ pub struct InputMap {
     jump: Option<PendingJump>,
     /// Input DTS of the video keyframe this input starts at.
     key_dts: Option<i64>,
+    /// Audio timed before the keyframe fills the time since the previous
+    /// input's last audio (set at the splice when there was one).
+    fill_audio: bool,
     /// Jumps absorbed inside this input (wrap, loop, encoder restart).
     pub jumps: u64,
 }
@@ -125,7 +133,13 @@ impl InputMap {
             jump: None,
             jumps: 0,
             key_dts: None,
+            fill_audio: false,
         })
+    }
+
+    /// Codec parameters of the input stream mapped to `kind`.
+    pub fn params(&self, kind: Kind) -> Option<Parameters> {
+        self.src[kind as usize].as_ref().map(|t| t.params.clone())
     }
 
     /// The output kind of an input stream index, if mapped.
@@ -362,22 +376,35 @@ impl Remuxer {
             if !ready && map.held.len() < MAX_HELD {
                 return Ok(false);
             }
-            // Audio muxed after the keyframe but timed before it belongs to
-            // the previous GOP: splicing it would pull the offset back and
-            // step the video forward.
+            // Audio timed before the keyframe belongs to the previous GOP:
+            // it must not pull the offset back (that would step the video
+            // forward), so the offset is computed without it. After a
+            // splice it then fills the time between the previous input's
+            // last audio and the keyframe (the write guard keeps what
+            // lands after that audio); on the first input it is dropped.
             let key_dts = map
                 .held
                 .iter()
                 .find(|(k, _)| *k == Kind::Video)
                 .and_then(|(_, p)| p.dts());
             map.key_dts = key_dts;
-            if let Some(kd) = key_dts {
+            map.fill_audio =
+                self.tracks[Kind::Audio as usize].is_some_and(|t| t.last_dts.is_some());
+            let before_key = |k: Kind, p: &Packet| {
+                k == Kind::Audio && key_dts.is_some_and(|kd| p.dts().is_some_and(|d| d < kd))
+            };
+            if !map.fill_audio {
                 let before = map.held.len();
-                map.held
-                    .retain(|(k, p)| *k == Kind::Video || p.dts().is_some_and(|d| d >= kd));
+                map.held.retain(|(k, p)| !before_key(*k, p));
                 self.dropped += (before - map.held.len()) as u64;
             }
-            map.offset = Some([self.initial_offset(&map.held); 2]);
+            let basis: Vec<(Kind, Option<i64>, Option<i64>)> = map
+                .held
+                .iter()
+                .filter(|(k, p)| !before_key(*k, p))
+                .map(|(k, p)| (*k, p.dts(), p.pts()))
+                .collect();
+            map.offset = Some([self.initial_offset(&basis); 2]);
             for (k, p) in std::mem::take(&mut map.held) {
                 self.write_one(map, k, p)?;
             }
@@ -393,17 +420,18 @@ impl Remuxer {
     /// last output: comparing audio's first PTS with video's reordered
     /// largest PTS would push video forward by the reorder depth (measured:
     /// 3 frames instead of 1 at the splice).
-    fn initial_offset(&self, held: &[(Kind, Packet)]) -> i64 {
-        let first_dts = held.iter().filter_map(|(_, p)| p.dts()).min().unwrap_or(0);
+    /// `held`: (kind, dts, pts) of the new input's first packets.
+    fn initial_offset(&self, held: &[(Kind, Option<i64>, Option<i64>)]) -> i64 {
+        let first_dts = held.iter().filter_map(|h| h.1).min().unwrap_or(0);
         let mut off: Option<i64> = None;
         for kind in KINDS {
             let Some(t) = self.tracks[kind as usize] else {
                 continue;
             };
-            let mine = held.iter().filter(|(k, _)| *k == kind).map(|(_, p)| p);
+            let mine = held.iter().filter(|h| h.0 == kind);
             let (Some(fd), Some(fp)) = (
-                mine.clone().filter_map(Packet::dts).min(),
-                mine.filter_map(Packet::pts).min(),
+                mine.clone().filter_map(|h| h.1).min(),
+                mine.filter_map(|h| h.2).min(),
             ) else {
                 continue;
             };
@@ -482,26 +510,33 @@ impl Remuxer {
         };
         Self::absorb_jump(map, kind, dts_in, dur);
         map.last_in[i] = Some(dts_in);
-        // Audio timed before the splice keyframe, arriving after it.
-        if kind == Kind::Audio && map.jumps == 0 && map.key_dts.is_some_and(|k| dts_in < k) {
+        // Audio timed before the first input's keyframe, arriving after
+        // it (after a splice such audio fills, see `write`).
+        if kind == Kind::Audio
+            && !map.fill_audio
+            && map.jumps == 0
+            && map.key_dts.is_some_and(|k| dts_in < k)
+        {
             self.dropped += 1;
             return Ok(());
         }
         let off = map.offset.map(|o| o[i]).unwrap_or(0);
         let mut dts = dts_in + off;
         let mut pts = pts_in + off;
-        if let Some(last) = track.last_dts
-            && dts <= last
-        {
-            if kind == Kind::Audio {
+        if let Some(last) = track.last_dts {
+            if kind == Kind::Audio && dts < last + track.last_dur.max(2) / 2 {
                 // Audio frames stand alone: dropping one that would go back
-                // in time (around a splice or a jump) beats squeezing it in
-                // with a fake timestamp a decoder then trips over.
+                // in time or overlap the previous one by more than half
+                // (around a splice or a jump) beats squeezing it in with a
+                // fake timestamp a decoder then trips over. What is left
+                // of a gap is then under one frame.
                 self.dropped += 1;
                 return Ok(());
             }
-            dts = last + 1;
-            self.clamped += 1;
+            if dts <= last {
+                dts = last + 1;
+                self.clamped += 1;
+            }
         }
         if pts < dts {
             pts = dts;
@@ -576,6 +611,7 @@ mod tests {
             jump: None,
             jumps: 0,
             key_dts: None,
+            fill_audio: false,
         }
     }
 

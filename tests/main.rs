@@ -8,6 +8,7 @@ mod config;
 mod engine;
 mod events;
 mod failover;
+mod inputs;
 mod layout;
 mod lineup;
 mod matching;

@@ -258,7 +258,9 @@ fn local_path(url: &str) -> Option<&str> {
     if let Some(p) = url.strip_prefix("file:") {
         return Some(p);
     }
-    let scheme_end = url.find(':')?;
+    let Some(scheme_end) = url.find(':') else {
+        return Some(url);
+    };
     let scheme = &url[..scheme_end];
     let is_scheme = scheme.len() > 1
         && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -266,6 +268,20 @@ fn local_path(url: &str) -> Option<&str> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     (!is_scheme).then_some(url)
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::local_path;
+
+    #[test]
+    fn bare_paths_and_file_urls_are_local_other_schemes_not() {
+        assert_eq!(local_path("/srv/a.ts"), Some("/srv/a.ts"));
+        assert_eq!(local_path("rel/a:b.ts"), Some("rel/a:b.ts"));
+        assert_eq!(local_path("file:/srv/a.ts"), Some("/srv/a.ts"));
+        assert_eq!(local_path("http://h/a.ts"), None);
+        assert_eq!(local_path("pipe:0"), None);
+    }
 }
 
 /// Refuses a local candidate that is not a regular file. A FIFO with no

@@ -87,6 +87,8 @@ pub struct InputMap {
     offset: Option<[i64; 2]>,
     held: Vec<(Kind, Packet)>,
     last_in: [Option<i64>; 2],
+    /// Largest input PTS + duration per stream since the last jump.
+    pts_end_in: [Option<i64>; 2],
     jump: Option<PendingJump>,
     /// Input DTS of the video keyframe this input starts at.
     key_dts: Option<i64>,
@@ -130,6 +132,7 @@ impl InputMap {
             offset: None,
             held: Vec::new(),
             last_in: [None; 2],
+            pts_end_in: [None; 2],
             jump: None,
             jumps: 0,
             key_dts: None,
@@ -450,19 +453,41 @@ impl Remuxer {
     /// stream takes it at its first packet that lies closer to the new
     /// timeline than to the old one (so a jump just under the threshold on
     /// one stream and just over it on another cannot split A/V).
-    fn absorb_jump(map: &mut InputMap, kind: Kind, dts_in: i64, dur: i64) {
+    /// Each stream's own delta is the largest that steps neither its DTS
+    /// nor its presentation time back (`pts_end_in`: the largest input
+    /// PTS + duration before the jump); when a following stream needs a
+    /// smaller one than the stream that set it, both take the smaller (the
+    /// first stream then gets a gap, never a step back, and A/V stays as
+    /// in the input). Measured: an encoder restart cut where the audio
+    /// ran ahead of the video set the delta from audio and stepped video
+    /// back by two frames (`non monotonically increasing dts` in ffmpeg).
+    fn absorb_jump(map: &mut InputMap, kind: Kind, dts_in: i64, pts_in: i64, dur: i64) {
         let i = kind as usize;
         let Some(last) = map.last_in[i] else { return };
         let Some(off) = map.offset.as_mut() else {
             return;
         };
         let expected = last + dur.max(1);
+        let own = |pts_end: Option<i64>| {
+            let d = dts_in - expected;
+            pts_end.map_or(d, |e| d.min(pts_in - e))
+        };
         if let Some(pending) = map.jump.as_mut()
             && !pending.applied[i]
         {
             if (dts_in - (expected + pending.delta)).abs() < (dts_in - expected).abs() {
+                let mine = own(map.pts_end_in[i]);
+                if mine < pending.delta {
+                    for k in KINDS {
+                        if pending.applied[k as usize] && k != kind {
+                            off[k as usize] += pending.delta - mine;
+                        }
+                    }
+                    pending.delta = mine;
+                }
                 off[i] -= pending.delta;
                 pending.applied[i] = true;
+                map.pts_end_in[i] = None;
             } else {
                 pending.waited += 1;
             }
@@ -473,10 +498,11 @@ impl Remuxer {
             return;
         }
         let step = dts_in - last;
-        if (-JUMP_BACK..=JUMP_FORWARD).contains(&step) {
+        if !is_jump(step) {
             return;
         }
-        let delta = dts_in - expected;
+        let delta = own(map.pts_end_in[i]);
+        map.pts_end_in[i] = None;
         off[i] -= delta;
         let mut applied = [true; 2];
         for k in KINDS {
@@ -508,8 +534,9 @@ impl Remuxer {
         } else {
             track.last_dur.max(1)
         };
-        Self::absorb_jump(map, kind, dts_in, dur);
+        Self::absorb_jump(map, kind, dts_in, pts_in, dur);
         map.last_in[i] = Some(dts_in);
+        map.pts_end_in[i] = Some(map.pts_end_in[i].map_or(pts_in + dur, |e| e.max(pts_in + dur)));
         // Audio timed before the first input's keyframe, arriving after
         // it (after a splice such audio fills, see `write`).
         if kind == Kind::Audio
@@ -608,6 +635,7 @@ mod tests {
             offset: Some([0, 0]),
             held: Vec::new(),
             last_in: [Some(1_000_000), Some(1_000_000)],
+            pts_end_in: [None; 2],
             jump: None,
             jumps: 0,
             key_dts: None,
@@ -621,9 +649,21 @@ mod tests {
     fn jump_near_threshold_moves_both_streams() {
         let mut m = map_av();
         let j = 897_300; // 9.97 s
-        Remuxer::absorb_jump(&mut m, Kind::Video, 1_000_000 + 3600 + j, 3600);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Video,
+            1_000_000 + 3600 + j,
+            1_000_000 + 3600 + j,
+            3600,
+        );
         assert_eq!(m.jumps, 1);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, 1_000_000 + 1920 + j, 1920);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1_000_000 + 1920 + j,
+            1_000_000 + 1920 + j,
+            1920,
+        );
         assert_eq!(m.offset, Some([-j, -j]));
         assert!(m.jump.is_none());
     }
@@ -635,24 +675,74 @@ mod tests {
         let mut m = map_av();
         let wrap = 1i64 << 33;
         m.last_in = [Some(wrap - 3600), Some(wrap - 5000)];
-        Remuxer::absorb_jump(&mut m, Kind::Video, 0, 3600);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, wrap - 5000 + 1920, 1920);
+        Remuxer::absorb_jump(&mut m, Kind::Video, 0, 0, 3600);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            wrap - 5000 + 1920,
+            wrap - 5000 + 1920,
+            1920,
+        );
         assert_eq!(
             m.offset,
             Some([wrap, 0]),
             "audio not moved while on the old timeline"
         );
         m.last_in[1] = Some(wrap - 3080);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, 1920 - 3080 + 1920, 1920);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1920 - 3080 + 1920,
+            1920 - 3080 + 1920,
+            1920,
+        );
         assert_eq!(m.offset, Some([wrap, wrap]));
         assert_eq!(m.jumps, 1);
+    }
+
+    /// Audio jumps first with a delta that would put video back: video
+    /// takes its own smaller delta and audio moves along (a gap, not a
+    /// step back). Video's PTS term counts (a keyframe shown 2 frames
+    /// after its DTS, the frames before it shown up to 3 frames later).
+    #[test]
+    fn follower_needing_a_smaller_delta_moves_both_issue15() {
+        let mut m = map_av();
+        m.pts_end_in = [Some(1_000_000 + 5 * 3600), Some(1_000_000 + 1920)];
+        let back = 12 * 90_000;
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1_000_000 + 1920 - back,
+            1_000_000 + 1920 - back,
+            1920,
+        );
+        assert_eq!(m.offset, Some([0, back]));
+        // Video's first new frame: DTS one frame on, PTS two frames later.
+        let (d, p) = (1_000_000 + 3600 - back, 1_000_000 + 3 * 3600 - back);
+        Remuxer::absorb_jump(&mut m, Kind::Video, d, p, 3600);
+        let mine = (d - (1_000_000 + 3600)).min(p - (1_000_000 + 5 * 3600));
+        assert_eq!(mine, -back - 2 * 3600, "the PTS term decides");
+        assert_eq!(m.offset, Some([-mine, -mine]), "audio moved along");
+        assert!(m.jump.is_none());
     }
 
     #[test]
     fn small_steps_are_not_jumps() {
         let mut m = map_av();
-        Remuxer::absorb_jump(&mut m, Kind::Video, 1_000_000 + 3600, 3600);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, 1_000_000 - 20_000, 1920);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Video,
+            1_000_000 + 3600,
+            1_000_000 + 3600,
+            3600,
+        );
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1_000_000 - 20_000,
+            1_000_000 - 20_000,
+            1920,
+        );
         assert_eq!((m.jumps, m.offset), (0, Some([0, 0])));
     }
 }

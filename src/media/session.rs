@@ -117,8 +117,9 @@ struct Live {
     /// Audio read while waiting for the first keyframe (a cold open): it
     /// fills the splice's audio up to the keyframe.
     preroll: AudioPreroll,
-    /// When the last `discontinuity` event was published (rate limit).
-    last_discontinuity: Option<Instant>,
+    /// When the last `discontinuity` event was published, for corrupt
+    /// packets and for jumps (each rate-limited on its own).
+    last_discontinuity: [Option<Instant>; 2],
 }
 
 impl Live {
@@ -137,7 +138,7 @@ impl Live {
             lead_ms: 0,
             sanitize,
             preroll: AudioPreroll::default(),
-            last_discontinuity: None,
+            last_discontinuity: [None; 2],
         }
     }
 }
@@ -584,14 +585,13 @@ impl Runner {
     /// Counts and reports a break inside the live input (rate-limited).
     fn discontinuity(&self, cur: &mut Live, d: Discontinuity) {
         let now = Instant::now();
-        // One event per break: its other stream follows within the second.
-        if cur
-            .last_discontinuity
-            .is_some_and(|t| now.duration_since(t) < DISCONTINUITY_EVENT_EVERY)
-        {
+        // One event per break (its other stream follows within the
+        // second), and a run of corrupt packets is one event.
+        let slot = &mut cur.last_discontinuity[usize::from(d.cause != "corrupt")];
+        if slot.is_some_and(|t| now.duration_since(t) < DISCONTINUITY_EVENT_EVERY) {
             return;
         }
-        cur.last_discontinuity = Some(now);
+        *slot = Some(now);
         let stream = match d.kind {
             Kind::Video => "video",
             Kind::Audio => "audio",

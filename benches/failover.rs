@@ -20,7 +20,7 @@
 //!
 //! Memory (issue 15): `SF_BENCH_RSS=10,100 cargo bench --bench failover`
 //! runs, instead, N channels of a generated 4 Mbit/s feed (720p H.264 CBR
-//! + AAC, 10 s looping) with one client each, for the default ring (sized
+//! and AAC, 10 s looping) with one client each, for the default ring (sized
 //! from `max_lag_ms`) and for a 30 s ring (`max_lag_ms = 29000`, what every
 //! channel kept before), and prints the server's RSS above idle per channel
 //! after 25 s (`SF_BENCH_RSS_SECS`), and the ring bytes the API reports.

@@ -270,20 +270,6 @@ fn local_path(url: &str) -> Option<&str> {
     (!is_scheme).then_some(url)
 }
 
-#[cfg(test)]
-mod local_tests {
-    use super::local_path;
-
-    #[test]
-    fn bare_paths_and_file_urls_are_local_other_schemes_not() {
-        assert_eq!(local_path("/srv/a.ts"), Some("/srv/a.ts"));
-        assert_eq!(local_path("rel/a:b.ts"), Some("rel/a:b.ts"));
-        assert_eq!(local_path("file:/srv/a.ts"), Some("/srv/a.ts"));
-        assert_eq!(local_path("http://h/a.ts"), None);
-        assert_eq!(local_path("pipe:0"), None);
-    }
-}
-
 /// Refuses a local candidate that is not a regular file. A FIFO with no
 /// writer blocks `open(2)` in libavformat beyond any interrupt callback
 /// (the thread would leak); a character device may block on every read.
@@ -541,5 +527,19 @@ pub fn bytes_read(input: &Input) -> u64 {
         } else {
             (*pb).bytes_read.max(0) as u64
         }
+    }
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::local_path;
+
+    #[test]
+    fn bare_paths_and_file_urls_are_local_other_schemes_not() {
+        assert_eq!(local_path("/srv/a.ts"), Some("/srv/a.ts"));
+        assert_eq!(local_path("rel/a:b.ts"), Some("rel/a:b.ts"));
+        assert_eq!(local_path("file:/srv/a.ts"), Some("/srv/a.ts"));
+        assert_eq!(local_path("http://h/a.ts"), None);
+        assert_eq!(local_path("pipe:0"), None);
     }
 }

@@ -800,12 +800,13 @@ fn print_targets(results: &[Vec<RunResult>]) {
 fn feed_4mbit() -> anyhow::Result<bytes::Bytes> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("4m.ts");
+    let args = "-v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 \
+        -c:v libx264 -preset ultrafast -g 50 -b:v 3800k -minrate 3800k \
+        -maxrate 3800k -bufsize 2000k -x264-params nal-hrd=cbr \
+        -c:a aac -b:a 128k -f mpegts";
     let ok = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "10"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "50"])
-        .args(["-b:v", "3800k", "-minrate", "3800k", "-maxrate", "3800k", "-bufsize", "2000k"])
-        .args(["-x264-params", "nal-hrd=cbr", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts"])
+        .args(args.split_whitespace())
         .arg(&path)
         .status()?
         .success();
@@ -871,7 +872,10 @@ async fn rss_bench(list: &str) -> anyhow::Result<()> {
                 .filter_map(|s| s["readers_lagged"].as_u64())
                 .sum();
             let served = caps.iter().filter(|c| c.cap.lock().total > 0).count();
-            eprintln!("  rss {n} channels, ring {label}: {served} clients served, {} sessions", list.len());
+            eprintln!(
+                "  rss {n} channels, ring {label}: {served} clients served, {} sessions",
+                list.len()
+            );
             table.row(vec![
                 n.to_string(),
                 label.to_string(),

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod auth;
 mod budget;
 mod config;
 mod engine;
@@ -10,8 +11,10 @@ mod events;
 mod failover;
 mod inputs;
 mod layout;
+mod limits;
 mod lineup;
 mod matching;
 mod plex;
 mod probe;
 mod providers;
+mod reach;

@@ -279,15 +279,8 @@ fn client_body(reader: RingReader, guard: ClientGuard, events: EventBus) -> Body
 }
 
 /// The kernel send buffer a stream connection should have (`SO_SNDBUF`,
-/// which Linux doubles): small enough that a client on a weak link shows
-/// its lag in what it takes from the ring within a second or so at SD and
-/// HD bitrates, instead of hiding up to 4 MiB (autotuned) in the kernel.
-/// Set it on the listening socket (accepted sockets inherit it) or on each
-/// accepted stream socket.
+/// which Linux doubles; `server.send_buffer_bytes`): small enough that a
+/// client on a weak link shows its lag in what it takes from the ring
+/// within about a second at HD bitrates, instead of hiding up to 4 MiB
+/// (autotuned) in the kernel.
 pub const STREAM_SEND_BUFFER: usize = 64 * 1024;
-
-/// Bounds the send buffer of `sock` (a listener: every connection it
-/// accepts) to [`STREAM_SEND_BUFFER`].
-pub fn bound_send_buffer<S: std::os::fd::AsFd>(sock: &S) -> std::io::Result<()> {
-    socket2::SockRef::from(sock).set_send_buffer_size(STREAM_SEND_BUFFER)
-}

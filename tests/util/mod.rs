@@ -64,6 +64,8 @@ pub fn fast_config(channels: Vec<ChannelConfig>) -> Config {
     c.stream.failover_after_ms = 1000;
     c.stream.linger_ms = 300;
     c.stream.join_behind_ms = 3000;
+    // A bounded send buffer, so a slow client's lag shows in the ring.
+    c.server.send_buffer_bytes = streamforge::http::streams::STREAM_SEND_BUFFER as u32;
     c.channel = channels;
     c
 }
@@ -100,9 +102,6 @@ impl TestServer {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        // What the server's accept loop is to do for stream sockets
-        // (accepted sockets inherit the listener's SO_SNDBUF on Linux).
-        streamforge::http::streams::bound_send_buffer(&listener).expect("SO_SNDBUF");
         let (tx, rx) = oneshot::channel();
         let lineup = Lineup::from_config(&config);
         let budget = ConnectionBudget::new();

@@ -341,19 +341,14 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     }
     let cb = Arc::clone(&interrupt);
     let reach = Arc::new(Reach::for_url(url));
-    let input = reach::open_input(
-        &target,
-        move || cb.should_abort(),
-        dict,
-        Arc::clone(&reach),
-    )
-    .map_err(|e| match reach.refusal() {
-        Some(why) => OpenError::Other {
-            url: redact(url),
-            message: why,
-        },
-        None => OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout),
-    })?;
+    let input = reach::open_input(&target, move || cb.should_abort(), dict, Arc::clone(&reach))
+        .map_err(|e| match reach.refusal() {
+            Some(why) => OpenError::Other {
+                url: redact(url),
+                message: why,
+            },
+            None => OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout),
+        })?;
     finish_open(input, interrupt, url, started, opts.connect_timeout)
 }
 

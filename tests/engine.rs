@@ -63,7 +63,8 @@ async fn one_client_gets_clean_h264_aac() {
     r.assert_clean(1000.0);
     // The stream starts at a join point: PAT first, then a keyframe.
     assert_eq!(&ts[..3], &[0x47, 0x40, 0x00], "starts with a PAT");
-    assert!(ffmpeg_decode_problems(&ts).is_empty());
+    let problems = ffmpeg_decode_problems(&ts);
+    assert!(problems.is_empty(), "{problems:?}");
     let s = session.expect("session listed");
     assert_eq!(s["state"], "healthy");
     assert_eq!(s["source_index"], 0);

@@ -48,7 +48,13 @@ impl Inner {
     /// Makes pending bytes readable and evicts what is too old or too much.
     fn publish(&mut self, now: Instant, capacity: u64, max_age: Duration) {
         if !self.pending.is_empty() {
-            let chunk = self.pending.split().freeze();
+            // An exact-size copy, and `pending` keeps its buffer: a split
+            // would hand readers a chunk in an allocation grown by
+            // doubling (up to twice its bytes, pinned as long as the
+            // chunk is held; measured 9.2 MiB RSS a channel at 4 Mbit/s
+            // for 4.0 MiB of ring). One memcpy of the output's bitrate.
+            let chunk = Bytes::copy_from_slice(&self.pending);
+            self.pending.clear();
             let len = chunk.len() as u64;
             self.chunks.push_back((self.end, chunk, now));
             self.end += len;

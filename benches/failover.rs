@@ -17,6 +17,13 @@
 //! Run: `cargo bench --bench failover` (the release `streamforge` binary
 //! runs as a child process; see `common/mod.rs` for why).
 //! Knobs: `SF_BENCH_RUNS` (3 per configuration), `SF_BIN`.
+//!
+//! Memory (issue 15): `SF_BENCH_RSS=10,100 cargo bench --bench failover`
+//! runs, instead, N channels of a generated 4 Mbit/s feed (720p H.264 CBR
+//! and AAC, 10 s looping) with one client each, for the default ring (sized
+//! from `max_lag_ms`) and for a 30 s ring (`max_lag_ms = 29000`, what every
+//! channel kept before), and prints the server's RSS above idle per channel
+//! after 25 s (`SF_BENCH_RSS_SECS`), and the ring bytes the API reports.
 
 mod common;
 
@@ -62,6 +69,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
+    if let Ok(list) = std::env::var("SF_BENCH_RSS") {
+        return rss_bench(&list).await;
+    }
     let runs = knob("SF_BENCH_RUNS", 3).max(1) as u32;
     let main_ts = fixture("main.ts")?;
     let backup_ts = fixture("backup.ts")?;
@@ -784,4 +794,102 @@ fn print_targets(results: &[Vec<RunResult>]) {
         }
     }
     tab.print();
+}
+
+/// A 4 Mbit/s feed: 720p25 H.264 CBR (filler NALs), AAC 128k, 10 s.
+fn feed_4mbit() -> anyhow::Result<bytes::Bytes> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("4m.ts");
+    let args = "-v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 \
+        -c:v libx264 -preset ultrafast -g 50 -b:v 3800k -minrate 3800k \
+        -maxrate 3800k -bufsize 2000k -x264-params nal-hrd=cbr \
+        -c:a aac -b:a 128k -f mpegts";
+    let ok = std::process::Command::new("ffmpeg")
+        .args(args.split_whitespace())
+        .arg(&path)
+        .status()?
+        .success();
+    anyhow::ensure!(ok, "ffmpeg could not generate the 4 Mbit/s feed");
+    Ok(bytes::Bytes::from(std::fs::read(&path)?))
+}
+
+async fn rss_bench(list: &str) -> anyhow::Result<()> {
+    require_ffmpeg()?;
+    let feed = feed_4mbit()?;
+    let secs = knob("SF_BENCH_RSS_SECS", 25);
+    let mut table = Table::new(
+        &format!(
+            "RSS per channel at 4 Mbit/s ({} kbit/s feed), one client each, after {secs} s",
+            feed.len() as u64 * 8 / 10 / 1000
+        ),
+        &[
+            "channels",
+            "ring",
+            "idle RSS MiB",
+            "total RSS MiB",
+            "RSS per channel MiB",
+            "peak per channel MiB",
+            "ring bytes per channel MiB",
+            "clients lagged",
+        ],
+    );
+    for n in list.split(',').filter_map(|v| v.trim().parse::<u32>().ok()) {
+        for (label, lag) in [("default (8 s)", None), ("30 s (before)", Some(29_000))] {
+            let up = Upstream::start().await?;
+            let mut chans = Vec::new();
+            for k in 0..n {
+                let ch = 700 + k;
+                up.add(&format!("f{ch}"), feed.clone());
+                chans.push(channel(ch, vec![up.ts_url(&format!("f{ch}"))]));
+            }
+            let mut cfg = base_config(chans, n + 2);
+            cfg.stream.max_lag_ms = lag;
+            let srv = Server::start(cfg).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let idle = rss_mib(srv.pid).context("RSS")?;
+            let client = http_client();
+            let t0 = Instant::now();
+            let caps: Vec<_> = (0..n)
+                .map(|k| http_capture(&client, srv.url(&format!("/auto/v{}", 700 + k)), t0, false))
+                .collect();
+            let mut peak = idle;
+            for _ in 0..secs {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                peak = peak.max(rss_mib(srv.pid).unwrap_or(0.0));
+            }
+            let total = rss_mib(srv.pid).context("RSS")?;
+            let sessions = srv.json("/api/sessions").await?;
+            let list = sessions.as_array().cloned().unwrap_or_default();
+            let ring: f64 = list
+                .iter()
+                .filter_map(|s| s["ring_bytes"].as_f64())
+                .sum::<f64>()
+                / f64::from(n.max(1))
+                / 1048576.0;
+            let lagged: u64 = list
+                .iter()
+                .filter_map(|s| s["readers_lagged"].as_u64())
+                .sum();
+            let served = caps.iter().filter(|c| c.cap.lock().total > 0).count();
+            eprintln!(
+                "  rss {n} channels, ring {label}: {served} clients served, {} sessions",
+                list.len()
+            );
+            table.row(vec![
+                n.to_string(),
+                label.to_string(),
+                format!("{idle:.1}"),
+                format!("{total:.1}"),
+                format!("{:.2}", (total - idle) / f64::from(n)),
+                format!("{:.2}", (peak - idle) / f64::from(n)),
+                format!("{ring:.2}"),
+                lagged.to_string(),
+            ]);
+            drop(caps);
+            srv.stop().await;
+        }
+    }
+    table.print();
+    Ok(())
 }

@@ -189,6 +189,36 @@ pub struct StreamConfig {
     pub ring_seconds: u64,
     /// A joining client starts this far behind live when the ring allows.
     pub join_behind_ms: u64,
+    /// A client further behind live than this (in media time delivered)
+    /// is moved to the newest keyframe; unset: `join_behind_ms` + 4000.
+    /// The ring keeps what this needs (see [`StreamConfig::ring_age`]).
+    pub max_lag_ms: Option<u64>,
+}
+
+impl StreamConfig {
+    /// How far past `join_behind_ms` a client may lag by default.
+    pub const LAG_PAST_JOIN_MS: u64 = 4000;
+
+    /// The lag past which a client is moved to the newest keyframe.
+    pub fn max_lag(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.max_lag_ms
+                .unwrap_or(self.join_behind_ms + Self::LAG_PAST_JOIN_MS),
+        )
+    }
+
+    /// Output the ring keeps: what a reader at the lag limit still needs,
+    /// and a GOP (2 s) more than a joiner starting `join_behind_ms` back
+    /// needs to find a keyframe, plus a second of coalescing slack;
+    /// capped by `ring_seconds`.
+    pub fn ring_age(&self) -> std::time::Duration {
+        let need_ms = self
+            .max_lag()
+            .as_millis()
+            .max(u128::from(self.join_behind_ms) + 2000) as u64
+            + 1000;
+        std::time::Duration::from_millis(need_ms.min(self.ring_seconds * 1000))
+    }
 }
 
 impl Default for StreamConfig {
@@ -203,6 +233,7 @@ impl Default for StreamConfig {
             ring_mb: 32,
             ring_seconds: 30,
             join_behind_ms: 3000,
+            max_lag_ms: None,
         }
     }
 }
@@ -604,6 +635,21 @@ fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
             key("join_behind_ms"),
             s.join_behind_ms,
             "must be at most 60000",
+        ));
+    }
+    if let Some(lag) = s.max_lag_ms
+        && (lag < s.join_behind_ms + 1000 || lag + 1000 > s.ring_seconds * 1000)
+    {
+        return Err(invalid(
+            key("max_lag_ms"),
+            lag,
+            format!(
+                "must be at least 1000 above {} ({}) and 1000 below {} ({} s)",
+                key("join_behind_ms"),
+                s.join_behind_ms,
+                key("ring_seconds"),
+                s.ring_seconds
+            ),
         ));
     }
     if s.user_agent.trim().is_empty() {

@@ -110,6 +110,18 @@ pub enum EventKind {
         window_s: u64,
         skipped_bytes: u64,
     },
+    /// A break inside one input, absorbed: a timestamp jump (`jump_ms`,
+    /// input DTS after minus before; a 33-bit `wrap` is one too) or a
+    /// byte-stream break the demuxer flagged (`corrupt`, `jump_ms` 0).
+    /// `dropped_packets` counts the input's packets kept from the muxer
+    /// so far for being corrupt or cut short.
+    Discontinuity {
+        source_index: usize,
+        stream: &'static str,
+        cause: &'static str,
+        jump_ms: f64,
+        dropped_packets: u64,
+    },
     /// A provider sync stored its result.
     SyncCompleted(SyncCompleted),
     /// A provider sync changed nothing: the previous data stays.
@@ -177,6 +189,7 @@ impl EventKind {
             EventKind::Failover(_) => "failover",
             EventKind::Exhausted { .. } => "exhausted",
             EventKind::ReaderDropped { .. } => "reader_dropped",
+            EventKind::Discontinuity { .. } => "discontinuity",
             EventKind::SyncCompleted(_) => "sync_completed",
             EventKind::SyncFailed(_) => "sync_failed",
             EventKind::LineupBuilt { .. } => "lineup_built",
@@ -460,6 +473,13 @@ mod tests {
                 lags: 3,
                 window_s: 30,
                 skipped_bytes: 0,
+            },
+            EventKind::Discontinuity {
+                source_index: 0,
+                stream: "audio",
+                cause: "timestamp_jump",
+                jump_ms: -12_000.0,
+                dropped_packets: 3,
             },
             EventKind::SyncCompleted(SyncCompleted::default()),
             EventKind::SyncFailed(SyncFailed::default()),

@@ -554,3 +554,62 @@ async fn failed_standby_does_not_retry_candidates_twice() {
     drop(cap.finish());
     rig.srv.stop().await;
 }
+
+/// Issue 15: the audio across a splice steps by at most one AAC frame
+/// (the backup's own audio from before its keyframe fills the time since
+/// the primary's last audio), while presentation time on the video steps
+/// by exactly one frame. Measured frame by frame with ffprobe, the splice
+/// found by content (the first frame from the backup fixture).
+async fn splice_audio_case_issue15(mode: Mode, warm: bool) {
+    let rig = rig("main.ts", &["backup.ts"], |c| {
+        c.stream.warm_standby = warm;
+        if mode == Mode::Close {
+            c.stream.stall_detect_ms = 20_000;
+            c.stream.failover_after_ms = 30_000;
+        }
+    })
+    .await;
+    let cap = Capture::start(&rig.srv.url("/auto/v101")).await;
+    assert_eq!(cap.status, 200);
+    tokio::time::sleep(2 * SECS).await;
+    rig.up.feed("primary").unwrap().set_mode(mode);
+    let ev = rig.srv.wait_event("failover", 8 * SECS).await;
+    assert_eq!(
+        ev["detail"]["warm_standby"],
+        warm && mode != Mode::Close,
+        "{ev}"
+    );
+    let before = cap.len();
+    cap.wait_bytes(before + 50_000, 10 * SECS).await;
+    let ts = cap.finish();
+    let m = measure_splice(&ts, "main.ts", "backup.ts");
+    eprintln!("splice ({mode:?}, warm {warm}): {m:?}");
+    assert!(
+        m.audio_hole_ms.abs() <= m.audio_frame_ms + 0.1,
+        "audio hole {:.1} ms at the splice (one frame: {:.1} ms)",
+        m.audio_hole_ms,
+        m.audio_frame_ms
+    );
+    assert!(
+        (m.video_pts_step_ms - 40.0).abs() < 1.0,
+        "video PTS step {:.1} ms (one frame: 40 ms)",
+        m.video_pts_step_ms
+    );
+    assert_seamless(&ts);
+    rig.srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn warm_stall_splice_keeps_audio_continuous_issue15() {
+    splice_audio_case_issue15(Mode::Stall, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cold_stall_splice_keeps_audio_continuous_issue15() {
+    splice_audio_case_issue15(Mode::Stall, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_primary_splice_keeps_audio_continuous_issue15() {
+    splice_audio_case_issue15(Mode::Close, true).await;
+}

@@ -9,6 +9,7 @@ mod config;
 mod engine;
 mod events;
 mod failover;
+mod inputs;
 mod layout;
 mod limits;
 mod lineup;

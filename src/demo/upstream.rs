@@ -43,6 +43,11 @@ pub enum Mode {
     StallAfter(u64),
     /// Every connection plays this many ms, then is closed.
     CloseAfter(u64),
+    /// Every connection plays this many ms, then its byte stream jumps back
+    /// to byte 0 of the file, cutting an audio PES short (an encoder that
+    /// restarts): continuity counters break, timestamps jump back. Once
+    /// per connection; the file then plays on from its start.
+    RestartAfter(u64),
 }
 
 /// One TS file served live.
@@ -58,6 +63,20 @@ pub struct Feed {
     pub connections: AtomicU64,
     pub active: AtomicU64,
     pub bytes_sent: AtomicU64,
+    /// PID of the first audio PES (stream id 0xC0–0xDF), if any.
+    audio_pid: Option<u16>,
+}
+
+/// The PID of the first audio PES in `data` (whole TS packets).
+fn find_audio_pid(data: &[u8]) -> Option<u16> {
+    data.chunks_exact(TS_PACKET).find_map(|p| {
+        let pusi = p[1] & 0x40 != 0;
+        let afc = (p[3] >> 4) & 3;
+        let start = if afc & 2 != 0 { 5 + p[4] as usize } else { 4 };
+        let pes = p.get(start..start + 4)?;
+        (pusi && afc & 1 != 0 && pes[..3] == [0, 0, 1] && (0xC0..=0xDF).contains(&pes[3]))
+            .then(|| (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]))
+    })
 }
 
 impl Feed {
@@ -142,7 +161,9 @@ impl Feed {
             };
             segments.push((s, e, end_ms.saturating_sub(u64::from(due_ms[s])).max(1)));
         }
+        let audio_pid = find_audio_pid(&data);
         Self {
+            audio_pid,
             data,
             due_ms,
             duration_ms: duration_ms.max(1),
@@ -177,6 +198,15 @@ impl Feed {
         let within = (ms % self.duration_ms) as u32;
         let idx = self.due_ms.partition_point(|d| *d <= within);
         loops * self.packets() as u64 + idx as u64
+    }
+
+    /// Whether absolute packet `abs` continues an audio PES (an encoder
+    /// restart cut there leaves that PES short).
+    fn continues_audio(&self, abs: u64) -> bool {
+        let i = (abs % self.packets() as u64) as usize * TS_PACKET;
+        let p = &self.data[i..i + TS_PACKET];
+        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+        Some(pid) == self.audio_pid && p[1] & 0x40 == 0
     }
 
     /// Bytes of absolute packets `[from, to)`, as up to two zero-copy slices.
@@ -322,13 +352,17 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
     let connected = Instant::now();
     let cursor = feed.live_index(started.elapsed());
     let active = ActiveGuard::new(Arc::clone(&feed));
+    // Packets sent are the live ones shifted by `shift` (an encoder
+    // restart moves the byte stream back to the file's start).
+    let state = (feed, cursor, active, 0u64, false);
     let stream = futures_util::stream::unfold(
-        (feed, cursor, active),
-        move |(feed, mut cursor, active)| async move {
+        state,
+        move |(feed, mut cursor, active, mut shift, mut restarted)| async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 let live = feed.live_index(started.elapsed());
                 let played = connected.elapsed().as_millis() as u64;
+                let mut restart_now = false;
                 match feed.mode() {
                     Mode::Close => return None,
                     Mode::CloseAfter(ms) if played >= ms => return None,
@@ -337,17 +371,30 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
                         continue;
                     }
                     Mode::StallAfter(ms) if played >= ms => continue,
+                    Mode::RestartAfter(ms) if played >= ms && !restarted => restart_now = true,
                     _ => {}
                 }
                 if live > cursor {
-                    let out = feed.slices(cursor, live);
+                    let mut out = Vec::new();
+                    let cut = restart_now
+                        .then(|| (cursor..live).find(|&a| feed.continues_audio(a + shift)))
+                        .flatten();
+                    if let Some(c) = cut {
+                        out.extend(feed.slices(cursor + shift, c + shift));
+                        let n = feed.packets() as u64;
+                        shift += n - (c + shift) % n;
+                        restarted = true;
+                        out.extend(feed.slices(c + shift, live + shift));
+                    } else {
+                        out.extend(feed.slices(cursor + shift, live + shift));
+                    }
                     cursor = live;
                     let body: Vec<u8> = out.iter().flat_map(|b| b.iter().copied()).collect();
                     feed.bytes_sent
                         .fetch_add(body.len() as u64, Ordering::Relaxed);
                     return Some((
                         Ok::<Bytes, std::io::Error>(Bytes::from(body)),
-                        (feed, cursor, active),
+                        (feed, cursor, active, shift, restarted),
                     ));
                 }
             }

@@ -72,8 +72,14 @@ pub struct Shared {
     pub readers_dropped: AtomicU64,
     /// Timestamp jumps absorbed inside inputs (wrap, loop, encoder restart).
     pub timestamp_jumps: AtomicU64,
+    /// Input packets kept from the muxer as corrupt or cut short.
+    pub corrupt_dropped: AtomicU64,
+    /// The clients reading the ring, for their lag in the API. Registered
+    /// by the HTTP layer per client (weak: a client gone is pruned).
+    readers: Mutex<Vec<std::sync::Weak<ReaderStat>>>,
     /// Samples of (ms, bytes_in) for the bitrate over a sliding window.
     rate: Mutex<VecDeque<(u64, u64)>>,
+    next_reader: AtomicU64,
     pub phase: tokio::sync::watch::Sender<Phase>,
 }
 
@@ -100,6 +106,9 @@ impl Shared {
             readers_lagged: AtomicU64::new(0),
             readers_dropped: AtomicU64::new(0),
             timestamp_jumps: AtomicU64::new(0),
+            corrupt_dropped: AtomicU64::new(0),
+            readers: Mutex::new(Vec::new()),
+            next_reader: AtomicU64::new(1),
             rate: Mutex::new(VecDeque::new()),
             phase: tokio::sync::watch::channel(Phase::Starting).0,
         })
@@ -179,6 +188,76 @@ impl Shared {
     }
 }
 
+/// One client's delivery, written by its HTTP body stream, read by the API.
+#[derive(Debug)]
+pub struct ReaderStat {
+    pub id: u64,
+    pub since: Instant,
+    /// Ring offset up to which the client's connection has taken the bytes
+    /// (handed to its writer: at most the writer's buffer and the socket's
+    /// send buffer are still on their way).
+    pub position: AtomicU64,
+    /// Bytes handed to the connection.
+    pub bytes: AtomicU64,
+    /// Times it was moved to the newest keyframe for lagging.
+    pub lags: AtomicU64,
+}
+
+impl ReaderStat {
+    pub fn set_position(&self, pos: u64) {
+        self.position.store(pos, Ordering::Relaxed);
+    }
+}
+
+/// A client as `GET /api/sessions` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReaderView {
+    pub id: u64,
+    /// How far behind live its delivery is, in time.
+    pub lag_ms: u64,
+    pub lags: u64,
+    pub bytes_sent: u64,
+    pub connected_s: u64,
+}
+
+impl Shared {
+    /// Registers a client of the ring (see [`ReaderStat`]).
+    pub fn add_reader(&self) -> Arc<ReaderStat> {
+        let r = Arc::new(ReaderStat {
+            id: self.next_reader.fetch_add(1, Ordering::Relaxed),
+            since: Instant::now(),
+            position: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            lags: AtomicU64::new(0),
+        });
+        let mut g = self.readers.lock();
+        g.retain(|w| w.strong_count() > 0);
+        g.push(Arc::downgrade(&r));
+        r
+    }
+
+    pub fn reader_views(&self) -> Vec<ReaderView> {
+        let readers: Vec<Arc<ReaderStat>> = {
+            let mut g = self.readers.lock();
+            g.retain(|w| w.strong_count() > 0);
+            g.iter().filter_map(std::sync::Weak::upgrade).collect()
+        };
+        readers
+            .iter()
+            .map(|r| ReaderView {
+                id: r.id,
+                lag_ms: self
+                    .ring
+                    .lag(r.position.load(Ordering::Relaxed))
+                    .as_millis() as u64,
+                lags: r.lags.load(Ordering::Relaxed),
+                bytes_sent: r.bytes.load(Ordering::Relaxed),
+                connected_s: r.since.elapsed().as_secs(),
+            })
+            .collect()
+    }
+}
+
 /// What `GET /api/sessions` shows for one session.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionView {
@@ -195,8 +274,13 @@ pub struct SessionView {
     pub readers_lagged: u64,
     pub readers_dropped: u64,
     pub timestamp_jumps: u64,
+    pub corrupt_dropped: u64,
     pub ms_since_data: u64,
     pub media_lead_ms: u64,
+    /// Output bytes the ring holds now.
+    pub ring_bytes: u64,
+    /// Each client: its lag behind live, lags, bytes.
+    pub readers: Vec<ReaderView>,
 }
 
 impl Shared {
@@ -215,8 +299,11 @@ impl Shared {
             readers_lagged: self.readers_lagged.load(Ordering::Relaxed),
             readers_dropped: self.readers_dropped.load(Ordering::Relaxed),
             timestamp_jumps: self.timestamp_jumps.load(Ordering::Relaxed),
+            corrupt_dropped: self.corrupt_dropped.load(Ordering::Relaxed),
             ms_since_data: self.ms_since_data(),
             media_lead_ms: self.media_lead_ms.load(Ordering::Relaxed),
+            ring_bytes: self.ring.held_bytes(),
+            readers: self.reader_views(),
         }
     }
 }

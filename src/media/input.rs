@@ -96,6 +96,14 @@ pub enum OpenError {
     Timeout { url: String, ms: u64 },
     #[error("cancelled")]
     Cancelled,
+    /// A local path that is not a regular file (a FIFO, a device, a
+    /// directory, a socket): opening it could block forever.
+    #[error("not a regular file ({kind}): {url}")]
+    NotRegularFile { url: String, kind: &'static str },
+    /// Too many earlier opens are still blocked (in DNS or a socket)
+    /// after their callers gave up on them.
+    #[error("{pending} abandoned opens still pending: not opening {url}")]
+    TooManyPending { url: String, pending: usize },
     #[error("cannot open {url}: {message}")]
     Other { url: String, message: String },
 }
@@ -109,6 +117,8 @@ impl OpenError {
             OpenError::NotMedia { .. } => "not_media",
             OpenError::Timeout { .. } => "timeout",
             OpenError::Cancelled => "cancelled",
+            OpenError::NotRegularFile { .. } => "not_regular_file",
+            OpenError::TooManyPending { .. } => "open_backlog",
             OpenError::Other { .. } => "error",
         }
     }
@@ -242,10 +252,70 @@ pub fn ffmpeg_url(url: &str) -> String {
         .unwrap_or_else(|| url.to_string())
 }
 
+/// The local path libavformat's `file` protocol would open for `url`
+/// (after [`ffmpeg_url`]): a bare path or a `file:` URL; `None` for any
+/// other scheme.
+fn local_path(url: &str) -> Option<&str> {
+    if let Some(p) = url.strip_prefix("file:") {
+        return Some(p);
+    }
+    let Some(scheme_end) = url.find(':') else {
+        return Some(url);
+    };
+    let scheme = &url[..scheme_end];
+    let is_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (!is_scheme).then_some(url)
+}
+
+/// Refuses a local candidate that is not a regular file. A FIFO with no
+/// writer blocks `open(2)` in libavformat beyond any interrupt callback
+/// (the thread would leak); a character device may block on every read.
+/// `stat(2)` never blocks on either. A missing file is left to libavformat
+/// (it reports `ENOENT`).
+fn check_local(url: &str, opened_as: &str) -> Result<(), OpenError> {
+    let Some(path) = local_path(opened_as) else {
+        return Ok(());
+    };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    use std::os::unix::fs::FileTypeExt;
+    let ft = meta.file_type();
+    let kind = if ft.is_file() {
+        return Ok(());
+    } else if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "device"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    };
+    Err(OpenError::NotRegularFile {
+        url: redact(url),
+        kind,
+    })
+}
+
 /// Opens `url` and checks it is a media stream with audio or video. Blocks;
 /// aborted through `interrupt` (deadline or cancel).
 pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<Opened, OpenError> {
     init_ffmpeg();
+    let target = ffmpeg_url(url);
+    // Only where the file protocol is allowed (`None`: FFmpeg's defaults).
+    if opts
+        .protocols
+        .is_none_or(|p| p.split(',').any(|p| p == "file"))
+    {
+        check_local(url, &target)?;
+    }
     let started = Instant::now();
     let mut dict = ffmpeg::Dictionary::new();
     dict.set("user_agent", &opts.user_agent);
@@ -271,19 +341,14 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     }
     let cb = Arc::clone(&interrupt);
     let reach = Arc::new(Reach::for_url(url));
-    let input = reach::open_input(
-        &ffmpeg_url(url),
-        move || cb.should_abort(),
-        dict,
-        Arc::clone(&reach),
-    )
-    .map_err(|e| match reach.refusal() {
-        Some(why) => OpenError::Other {
-            url: redact(url),
-            message: why,
-        },
-        None => OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout),
-    })?;
+    let input = reach::open_input(&target, move || cb.should_abort(), dict, Arc::clone(&reach))
+        .map_err(|e| match reach.refusal() {
+            Some(why) => OpenError::Other {
+                url: redact(url),
+                message: why,
+            },
+            None => OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout),
+        })?;
     finish_open(input, interrupt, url, started, opts.connect_timeout)
 }
 
@@ -348,6 +413,53 @@ pub fn open_in_background(
     open_in_background_holding(name, url, opts, interrupt, None)
 }
 
+/// Open threads alive at once, process-wide. A live open normally ends
+/// within its connect timeout; only opens stuck where no interrupt reaches
+/// (DNS) outlive their callers, and past this many new opens are refused
+/// rather than piling up threads.
+pub const MAX_OPEN_THREADS: usize = 64;
+
+/// Every open thread not yet joined. Pruned (joined) at each spawn and by
+/// [`join_open_threads`] at shutdown. The lock is held only to push or
+/// partition handles.
+static OPEN_THREADS: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// Joins the open threads that have finished; answers how many still run.
+fn reap_open_threads() -> usize {
+    let done: Vec<_> = {
+        let mut g = OPEN_THREADS.lock();
+        let (done, running) = std::mem::take(&mut *g)
+            .into_iter()
+            .partition(|h| h.is_finished());
+        *g = running;
+        done
+    };
+    for h in done {
+        let _ = h.join();
+    }
+    OPEN_THREADS.lock().len()
+}
+
+/// Open threads still running (abandoned opens included).
+pub fn open_threads() -> usize {
+    reap_open_threads()
+}
+
+/// At shutdown: waits up to `timeout` for every open thread to end (their
+/// sessions have cancelled them) and joins them. Answers how many are left
+/// running (stuck in DNS); those end with the process.
+pub fn join_open_threads(timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = reap_open_threads();
+        if left == 0 || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// [`open_in_background`] for a connection counted against a provider
 /// account: the thread owns `permit` until the input exists (then the
 /// input holds it), so an open that fails or is abandoned gives the
@@ -360,6 +472,14 @@ pub fn open_in_background_holding(
     permit: Option<Permit>,
 ) -> crossbeam_channel::Receiver<Result<Opened, OpenError>> {
     let (tx, rx) = crossbeam_channel::bounded(1);
+    let pending = reap_open_threads();
+    if pending >= MAX_OPEN_THREADS {
+        let _ = tx.send(Err(OpenError::TooManyPending {
+            url: redact(&url),
+            pending,
+        }));
+        return rx;
+    }
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let opened = open(&url, &opts, interrupt).map(|mut o| {
             o.permit = permit;
@@ -369,13 +489,16 @@ pub fn open_in_background_holding(
         // permit) is dropped here.
         let _ = tx.send(opened);
     });
-    if let Err(e) = spawned {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let _ = tx.send(Err(OpenError::Other {
-            url: String::new(),
-            message: format!("cannot spawn thread: {e}"),
-        }));
-        return rx;
+    match spawned {
+        Ok(h) => OPEN_THREADS.lock().push(h),
+        Err(e) => {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let _ = tx.send(Err(OpenError::Other {
+                url: String::new(),
+                message: format!("cannot spawn thread: {e}"),
+            }));
+            return rx;
+        }
     }
     rx
 }
@@ -412,5 +535,19 @@ pub fn bytes_read(input: &Input) -> u64 {
         } else {
             (*pb).bytes_read.max(0) as u64
         }
+    }
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::local_path;
+
+    #[test]
+    fn bare_paths_and_file_urls_are_local_other_schemes_not() {
+        assert_eq!(local_path("/srv/a.ts"), Some("/srv/a.ts"));
+        assert_eq!(local_path("rel/a:b.ts"), Some("rel/a:b.ts"));
+        assert_eq!(local_path("file:/srv/a.ts"), Some("/srv/a.ts"));
+        assert_eq!(local_path("http://h/a.ts"), None);
+        assert_eq!(local_path("pipe:0"), None);
     }
 }

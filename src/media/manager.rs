@@ -12,7 +12,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::budget::{AccountId, ConnectionBudget, Holder};
-use super::health::{Phase, SessionView, Shared, State};
+use super::health::{Phase, ReaderStat, SessionView, Shared, State};
+use super::input;
 use super::ring::{Ring, RingReader};
 use super::session::{self, Plan, Reclaim};
 use super::upstream::Target;
@@ -39,6 +40,7 @@ struct Entry {
     generation: Arc<AtomicU64>,
     linger: Duration,
     join_behind: Duration,
+    max_lag: Duration,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -65,6 +67,9 @@ pub struct ClientGuard {
     sessions: Arc<Sessions>,
     channel: String,
     shared: Arc<Shared>,
+    /// This client's line in `/api/sessions` (lag, lags, bytes).
+    reader: Arc<ReaderStat>,
+    max_lag: Duration,
 }
 
 impl Drop for ClientGuard {
@@ -80,6 +85,15 @@ impl Drop for ClientGuard {
 impl ClientGuard {
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    pub fn reader(&self) -> &Arc<ReaderStat> {
+        &self.reader
+    }
+
+    /// Past this lag behind live the client is moved to the newest keyframe.
+    pub fn max_lag(&self) -> Duration {
+        self.max_lag
     }
 }
 
@@ -127,11 +141,13 @@ impl Sessions {
         if self.shutting_down.load(Ordering::Relaxed) {
             return Err(TuneError::ShuttingDown);
         }
-        let (shared, join_behind) = self.join_or_start(ch)?;
+        let (shared, join_behind, max_lag) = self.join_or_start(ch)?;
         let guard = ClientGuard {
             sessions: Arc::clone(self),
             channel: ch.number.clone(),
+            reader: shared.add_reader(),
             shared: Arc::clone(&shared),
+            max_lag,
         };
         let mut phase = shared.phase.subscribe();
         let outcome = phase
@@ -144,14 +160,20 @@ impl Sessions {
             _ => return Err(TuneError::Failed("session ended while starting".into())),
         }
         match shared.ring.reader(join_behind) {
-            Some(r) => Ok((r, guard)),
+            Some(r) => {
+                guard.reader.set_position(r.position());
+                Ok((r, guard))
+            }
             None => Err(TuneError::Failed(
                 "session ended before any keyframe".into(),
             )),
         }
     }
 
-    fn join_or_start(self: &Arc<Self>, ch: &Channel) -> Result<(Arc<Shared>, Duration), TuneError> {
+    fn join_or_start(
+        self: &Arc<Self>,
+        ch: &Channel,
+    ) -> Result<(Arc<Shared>, Duration, Duration), TuneError> {
         let mut map = self.map.lock();
         if let Some(e) = map.get(&ch.number)
             && e.shared.state() != State::Ended
@@ -160,7 +182,7 @@ impl Sessions {
             e.generation.fetch_add(1, Ordering::AcqRel);
             let n = e.shared.clients.fetch_add(1, Ordering::AcqRel) + 1;
             tracing::info!(channel = %ch.number, clients = n, "client joined running session");
-            return Ok((Arc::clone(&e.shared), e.join_behind));
+            return Ok((Arc::clone(&e.shared), e.join_behind, e.max_lag));
         }
         // Ended sessions (exhausted) give their tuner back.
         if let Some(e) = map.remove(&ch.number) {
@@ -188,10 +210,8 @@ impl Sessions {
             }
         }
         let cfg = ch.effective_stream(&self.stream);
-        let ring = Ring::with_max_age(
-            (cfg.ring_mb as usize) << 20,
-            Duration::from_secs(cfg.ring_seconds),
-        );
+        // Sized by time: what a reader at the lag limit and a joiner need.
+        let ring = Ring::with_max_age((cfg.ring_mb as usize) << 20, cfg.ring_age());
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Shared::new(&ch.number, ring, stop);
         shared.clients.store(1, Ordering::Release);
@@ -234,11 +254,12 @@ impl Sessions {
                 generation: Arc::new(AtomicU64::new(0)),
                 linger: Duration::from_millis(cfg.linger_ms),
                 join_behind,
+                max_lag: cfg.max_lag(),
                 thread: Some(thread),
             },
         );
         tracing::info!(channel = %ch.number, "session started");
-        Ok((shared, join_behind))
+        Ok((shared, join_behind, cfg.max_lag()))
     }
 
     /// Frees a connection of `account` for session `requester`: a holder
@@ -357,5 +378,19 @@ impl Sessions {
                 let _ = t.join();
             }
         }
+        // Open threads the sessions abandoned (cancelled, so they end
+        // within an interrupt poll unless DNS holds them). Process-wide:
+        // bounded so another server's stuck open cannot hold this one.
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let stuck = input::join_open_threads(left.min(OPEN_JOIN_WAIT));
+        if stuck > 0 {
+            tracing::warn!(
+                threads = stuck,
+                "open threads still blocked at shutdown (DNS); they end with the process"
+            );
+        }
     }
 }
+
+/// Longest wait at shutdown for abandoned open threads.
+const OPEN_JOIN_WAIT: Duration = Duration::from_secs(1);

@@ -14,6 +14,7 @@ pub mod manager;
 pub mod reach;
 pub mod remux;
 pub mod ring;
+pub mod sanitize;
 pub mod session;
 pub mod standby;
 pub mod ts;

@@ -22,6 +22,11 @@ pub const TB90K: Rational = Rational(1, 90_000);
 const JUMP_FORWARD: i64 = 10 * 90_000;
 /// Going back by more than this inside one input is a discontinuity.
 const JUMP_BACK: i64 = 90_000;
+/// Whether a DTS step inside one input is a discontinuity.
+pub fn is_jump(step: i64) -> bool {
+    !(-JUMP_BACK..=JUMP_FORWARD).contains(&step)
+}
+
 /// Packets held at most while waiting for every mapped stream to show one.
 const MAX_HELD: usize = 600;
 /// AVIO buffer: a multiple of 188 so flushes fall on TS packet boundaries.
@@ -82,9 +87,14 @@ pub struct InputMap {
     offset: Option<[i64; 2]>,
     held: Vec<(Kind, Packet)>,
     last_in: [Option<i64>; 2],
+    /// Largest input PTS + duration per stream since the last jump.
+    pts_end_in: [Option<i64>; 2],
     jump: Option<PendingJump>,
     /// Input DTS of the video keyframe this input starts at.
     key_dts: Option<i64>,
+    /// Audio timed before the keyframe fills the time since the previous
+    /// input's last audio (set at the splice when there was one).
+    fill_audio: bool,
     /// Jumps absorbed inside this input (wrap, loop, encoder restart).
     pub jumps: u64,
 }
@@ -122,10 +132,17 @@ impl InputMap {
             offset: None,
             held: Vec::new(),
             last_in: [None; 2],
+            pts_end_in: [None; 2],
             jump: None,
             jumps: 0,
             key_dts: None,
+            fill_audio: false,
         })
+    }
+
+    /// Codec parameters of the input stream mapped to `kind`.
+    pub fn params(&self, kind: Kind) -> Option<Parameters> {
+        self.src[kind as usize].as_ref().map(|t| t.params.clone())
     }
 
     /// The output kind of an input stream index, if mapped.
@@ -362,22 +379,35 @@ impl Remuxer {
             if !ready && map.held.len() < MAX_HELD {
                 return Ok(false);
             }
-            // Audio muxed after the keyframe but timed before it belongs to
-            // the previous GOP: splicing it would pull the offset back and
-            // step the video forward.
+            // Audio timed before the keyframe belongs to the previous GOP:
+            // it must not pull the offset back (that would step the video
+            // forward), so the offset is computed without it. After a
+            // splice it then fills the time between the previous input's
+            // last audio and the keyframe (the write guard keeps what
+            // lands after that audio); on the first input it is dropped.
             let key_dts = map
                 .held
                 .iter()
                 .find(|(k, _)| *k == Kind::Video)
                 .and_then(|(_, p)| p.dts());
             map.key_dts = key_dts;
-            if let Some(kd) = key_dts {
+            map.fill_audio =
+                self.tracks[Kind::Audio as usize].is_some_and(|t| t.last_dts.is_some());
+            let before_key = |k: Kind, p: &Packet| {
+                k == Kind::Audio && key_dts.is_some_and(|kd| p.dts().is_some_and(|d| d < kd))
+            };
+            if !map.fill_audio {
                 let before = map.held.len();
-                map.held
-                    .retain(|(k, p)| *k == Kind::Video || p.dts().is_some_and(|d| d >= kd));
+                map.held.retain(|(k, p)| !before_key(*k, p));
                 self.dropped += (before - map.held.len()) as u64;
             }
-            map.offset = Some([self.initial_offset(&map.held); 2]);
+            let basis: Vec<(Kind, Option<i64>, Option<i64>)> = map
+                .held
+                .iter()
+                .filter(|(k, p)| !before_key(*k, p))
+                .map(|(k, p)| (*k, p.dts(), p.pts()))
+                .collect();
+            map.offset = Some([self.initial_offset(&basis); 2]);
             for (k, p) in std::mem::take(&mut map.held) {
                 self.write_one(map, k, p)?;
             }
@@ -393,17 +423,18 @@ impl Remuxer {
     /// last output: comparing audio's first PTS with video's reordered
     /// largest PTS would push video forward by the reorder depth (measured:
     /// 3 frames instead of 1 at the splice).
-    fn initial_offset(&self, held: &[(Kind, Packet)]) -> i64 {
-        let first_dts = held.iter().filter_map(|(_, p)| p.dts()).min().unwrap_or(0);
+    /// `held`: (kind, dts, pts) of the new input's first packets.
+    fn initial_offset(&self, held: &[(Kind, Option<i64>, Option<i64>)]) -> i64 {
+        let first_dts = held.iter().filter_map(|h| h.1).min().unwrap_or(0);
         let mut off: Option<i64> = None;
         for kind in KINDS {
             let Some(t) = self.tracks[kind as usize] else {
                 continue;
             };
-            let mine = held.iter().filter(|(k, _)| *k == kind).map(|(_, p)| p);
+            let mine = held.iter().filter(|h| h.0 == kind);
             let (Some(fd), Some(fp)) = (
-                mine.clone().filter_map(Packet::dts).min(),
-                mine.filter_map(Packet::pts).min(),
+                mine.clone().filter_map(|h| h.1).min(),
+                mine.filter_map(|h| h.2).min(),
             ) else {
                 continue;
             };
@@ -422,19 +453,41 @@ impl Remuxer {
     /// stream takes it at its first packet that lies closer to the new
     /// timeline than to the old one (so a jump just under the threshold on
     /// one stream and just over it on another cannot split A/V).
-    fn absorb_jump(map: &mut InputMap, kind: Kind, dts_in: i64, dur: i64) {
+    /// Each stream's own delta is the largest that steps neither its DTS
+    /// nor its presentation time back (`pts_end_in`: the largest input
+    /// PTS + duration before the jump); when a following stream needs a
+    /// smaller one than the stream that set it, both take the smaller (the
+    /// first stream then gets a gap, never a step back, and A/V stays as
+    /// in the input). Measured: an encoder restart cut where the audio
+    /// ran ahead of the video set the delta from audio and stepped video
+    /// back by two frames (`non monotonically increasing dts` in ffmpeg).
+    fn absorb_jump(map: &mut InputMap, kind: Kind, dts_in: i64, pts_in: i64, dur: i64) {
         let i = kind as usize;
         let Some(last) = map.last_in[i] else { return };
         let Some(off) = map.offset.as_mut() else {
             return;
         };
         let expected = last + dur.max(1);
+        let own = |pts_end: Option<i64>| {
+            let d = dts_in - expected;
+            pts_end.map_or(d, |e| d.min(pts_in - e))
+        };
         if let Some(pending) = map.jump.as_mut()
             && !pending.applied[i]
         {
             if (dts_in - (expected + pending.delta)).abs() < (dts_in - expected).abs() {
+                let mine = own(map.pts_end_in[i]);
+                if mine < pending.delta {
+                    for k in KINDS {
+                        if pending.applied[k as usize] && k != kind {
+                            off[k as usize] += pending.delta - mine;
+                        }
+                    }
+                    pending.delta = mine;
+                }
                 off[i] -= pending.delta;
                 pending.applied[i] = true;
+                map.pts_end_in[i] = None;
             } else {
                 pending.waited += 1;
             }
@@ -445,10 +498,11 @@ impl Remuxer {
             return;
         }
         let step = dts_in - last;
-        if (-JUMP_BACK..=JUMP_FORWARD).contains(&step) {
+        if !is_jump(step) {
             return;
         }
-        let delta = dts_in - expected;
+        let delta = own(map.pts_end_in[i]);
+        map.pts_end_in[i] = None;
         off[i] -= delta;
         let mut applied = [true; 2];
         for k in KINDS {
@@ -480,28 +534,36 @@ impl Remuxer {
         } else {
             track.last_dur.max(1)
         };
-        Self::absorb_jump(map, kind, dts_in, dur);
+        Self::absorb_jump(map, kind, dts_in, pts_in, dur);
         map.last_in[i] = Some(dts_in);
-        // Audio timed before the splice keyframe, arriving after it.
-        if kind == Kind::Audio && map.jumps == 0 && map.key_dts.is_some_and(|k| dts_in < k) {
+        map.pts_end_in[i] = Some(map.pts_end_in[i].map_or(pts_in + dur, |e| e.max(pts_in + dur)));
+        // Audio timed before the first input's keyframe, arriving after
+        // it (after a splice such audio fills, see `write`).
+        if kind == Kind::Audio
+            && !map.fill_audio
+            && map.jumps == 0
+            && map.key_dts.is_some_and(|k| dts_in < k)
+        {
             self.dropped += 1;
             return Ok(());
         }
         let off = map.offset.map(|o| o[i]).unwrap_or(0);
         let mut dts = dts_in + off;
         let mut pts = pts_in + off;
-        if let Some(last) = track.last_dts
-            && dts <= last
-        {
-            if kind == Kind::Audio {
+        if let Some(last) = track.last_dts {
+            if kind == Kind::Audio && dts < last + track.last_dur.max(2) / 2 {
                 // Audio frames stand alone: dropping one that would go back
-                // in time (around a splice or a jump) beats squeezing it in
-                // with a fake timestamp a decoder then trips over.
+                // in time or overlap the previous one by more than half
+                // (around a splice or a jump) beats squeezing it in with a
+                // fake timestamp a decoder then trips over. What is left
+                // of a gap is then under one frame.
                 self.dropped += 1;
                 return Ok(());
             }
-            dts = last + 1;
-            self.clamped += 1;
+            if dts <= last {
+                dts = last + 1;
+                self.clamped += 1;
+            }
         }
         if pts < dts {
             pts = dts;
@@ -573,9 +635,11 @@ mod tests {
             offset: Some([0, 0]),
             held: Vec::new(),
             last_in: [Some(1_000_000), Some(1_000_000)],
+            pts_end_in: [None; 2],
             jump: None,
             jumps: 0,
             key_dts: None,
+            fill_audio: false,
         }
     }
 
@@ -585,9 +649,21 @@ mod tests {
     fn jump_near_threshold_moves_both_streams() {
         let mut m = map_av();
         let j = 897_300; // 9.97 s
-        Remuxer::absorb_jump(&mut m, Kind::Video, 1_000_000 + 3600 + j, 3600);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Video,
+            1_000_000 + 3600 + j,
+            1_000_000 + 3600 + j,
+            3600,
+        );
         assert_eq!(m.jumps, 1);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, 1_000_000 + 1920 + j, 1920);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1_000_000 + 1920 + j,
+            1_000_000 + 1920 + j,
+            1920,
+        );
         assert_eq!(m.offset, Some([-j, -j]));
         assert!(m.jump.is_none());
     }
@@ -599,24 +675,74 @@ mod tests {
         let mut m = map_av();
         let wrap = 1i64 << 33;
         m.last_in = [Some(wrap - 3600), Some(wrap - 5000)];
-        Remuxer::absorb_jump(&mut m, Kind::Video, 0, 3600);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, wrap - 5000 + 1920, 1920);
+        Remuxer::absorb_jump(&mut m, Kind::Video, 0, 0, 3600);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            wrap - 5000 + 1920,
+            wrap - 5000 + 1920,
+            1920,
+        );
         assert_eq!(
             m.offset,
             Some([wrap, 0]),
             "audio not moved while on the old timeline"
         );
         m.last_in[1] = Some(wrap - 3080);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, 1920 - 3080 + 1920, 1920);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1920 - 3080 + 1920,
+            1920 - 3080 + 1920,
+            1920,
+        );
         assert_eq!(m.offset, Some([wrap, wrap]));
         assert_eq!(m.jumps, 1);
+    }
+
+    /// Audio jumps first with a delta that would put video back: video
+    /// takes its own smaller delta and audio moves along (a gap, not a
+    /// step back). Video's PTS term counts (a keyframe shown 2 frames
+    /// after its DTS, the frames before it shown up to 3 frames later).
+    #[test]
+    fn follower_needing_a_smaller_delta_moves_both_issue15() {
+        let mut m = map_av();
+        m.pts_end_in = [Some(1_000_000 + 5 * 3600), Some(1_000_000 + 1920)];
+        let back = 12 * 90_000;
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1_000_000 + 1920 - back,
+            1_000_000 + 1920 - back,
+            1920,
+        );
+        assert_eq!(m.offset, Some([0, back]));
+        // Video's first new frame: DTS one frame on, PTS two frames later.
+        let (d, p) = (1_000_000 + 3600 - back, 1_000_000 + 3 * 3600 - back);
+        Remuxer::absorb_jump(&mut m, Kind::Video, d, p, 3600);
+        let mine = (d - (1_000_000 + 3600)).min(p - (1_000_000 + 5 * 3600));
+        assert_eq!(mine, -back - 2 * 3600, "the PTS term decides");
+        assert_eq!(m.offset, Some([-mine, -mine]), "audio moved along");
+        assert!(m.jump.is_none());
     }
 
     #[test]
     fn small_steps_are_not_jumps() {
         let mut m = map_av();
-        Remuxer::absorb_jump(&mut m, Kind::Video, 1_000_000 + 3600, 3600);
-        Remuxer::absorb_jump(&mut m, Kind::Audio, 1_000_000 - 20_000, 1920);
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Video,
+            1_000_000 + 3600,
+            1_000_000 + 3600,
+            3600,
+        );
+        Remuxer::absorb_jump(
+            &mut m,
+            Kind::Audio,
+            1_000_000 - 20_000,
+            1_000_000 - 20_000,
+            1920,
+        );
         assert_eq!((m.jumps, m.offset), (0, Some([0, 0])));
     }
 }

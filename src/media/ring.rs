@@ -48,7 +48,13 @@ impl Inner {
     /// Makes pending bytes readable and evicts what is too old or too much.
     fn publish(&mut self, now: Instant, capacity: u64, max_age: Duration) {
         if !self.pending.is_empty() {
-            let chunk = self.pending.split().freeze();
+            // An exact-size copy, and `pending` keeps its buffer: a split
+            // would hand readers a chunk in an allocation grown by
+            // doubling (up to twice its bytes, pinned as long as the
+            // chunk is held; measured 9.2 MiB RSS a channel at 4 Mbit/s
+            // for 4.0 MiB of ring). One memcpy of the output's bitrate.
+            let chunk = Bytes::copy_from_slice(&self.pending);
+            self.pending.clear();
             let len = chunk.len() as u64;
             self.chunks.push_back((self.end, chunk, now));
             self.end += len;
@@ -258,6 +264,31 @@ impl Ring {
     fn newest_join_or_end(inner: &Inner) -> u64 {
         inner.joins.back().map(|j| j.offset).unwrap_or(inner.end)
     }
+
+    /// How far `pos` is behind live, in time: from when the bytes at `pos`
+    /// were published to when the newest were (zero at or past the end;
+    /// from the oldest chunk held for a position already evicted).
+    pub fn lag(&self, pos: u64) -> Duration {
+        let g = self.inner.lock();
+        let Some(newest) = g.chunks.back().map(|c| c.2) else {
+            return Duration::ZERO;
+        };
+        if pos >= g.end {
+            return Duration::ZERO;
+        }
+        let idx = g
+            .chunks
+            .partition_point(|(s, b, _)| s + b.len() as u64 <= pos);
+        g.chunks
+            .get(idx)
+            .map_or(Duration::ZERO, |c| newest.saturating_duration_since(c.2))
+    }
+
+    /// Bytes held for readers now (memory the ring pins).
+    pub fn held_bytes(&self) -> u64 {
+        let g = self.inner.lock();
+        g.end - g.start + g.pending.len() as u64
+    }
 }
 
 /// One client's cursor into a [`Ring`].
@@ -270,6 +301,24 @@ pub struct RingReader {
 impl RingReader {
     pub fn position(&self) -> u64 {
         self.pos
+    }
+
+    pub fn ring(&self) -> &Arc<Ring> {
+        &self.ring
+    }
+
+    /// For a reader too far behind live whose client has taken the bytes
+    /// up to `delivered` (at most the cursor): moves the cursor to the
+    /// newest join point past `delivered` and answers the bytes skipped
+    /// (0, cursor unchanged, when there is none).
+    pub fn skip_to_newest_join(&mut self, delivered: u64) -> u64 {
+        let g = self.ring.inner.lock();
+        let target = Ring::newest_join_or_end(&g);
+        if target <= delivered {
+            return 0;
+        }
+        self.pos = target;
+        target - delivered
     }
 
     /// Waits for data past the cursor and returns it as shared slices.
@@ -421,6 +470,24 @@ mod tests {
         ring.flush_stale();
         assert!(matches!(r.try_read(), Some(Read::Data(_))));
         assert_eq!(ring.written(), 2 * gop(1).len() as u64);
+    }
+
+    #[tokio::test]
+    async fn lag_is_the_age_of_the_cursor_against_live_and_skip_goes_to_the_newest_join() {
+        let ring = Ring::new(1 << 20);
+        ring.push(&gop(2));
+        ring.flush();
+        let mut r = ring.reader(Duration::ZERO).unwrap();
+        assert_eq!(ring.lag(r.position()), Duration::ZERO, "only one chunk");
+        std::thread::sleep(Duration::from_millis(30));
+        ring.push(&gop(2));
+        ring.flush();
+        assert!(ring.lag(r.position()) >= Duration::from_millis(30));
+        assert_eq!(ring.lag(ring.written()), Duration::ZERO);
+        let skipped = r.skip_to_newest_join(r.position());
+        assert_eq!(skipped, gop(2).len() as u64);
+        assert_eq!(ring.lag(r.position()), Duration::ZERO);
+        assert_eq!(r.skip_to_newest_join(r.position()), 0, "never backwards");
     }
 
     #[tokio::test]

@@ -24,7 +24,8 @@ use super::budget::{AccountId, ConnectionBudget, Holder, Permit};
 use super::health::{Phase, Shared, State};
 use super::input::{self, Interrupt, OpenOptions, Opened};
 use super::remux::{Attach, InputMap, Kind, Remuxer};
-use super::standby::{Handover, Standby};
+use super::sanitize::{Discontinuity, Sanitizer};
+use super::standby::{AudioPreroll, Handover, Standby};
 use super::upstream::{ReadEnd, Target, connect, read_packet};
 use super::watchdog::Watchdog;
 use crate::config::StreamConfig;
@@ -108,12 +109,43 @@ struct Live {
     origin: Option<(i64, u64)>,
     /// Media received ahead of wall time, ms (see `Shared::quiet_ms`).
     lead_ms: u64,
-    /// The newest packet, written when the next one arrives: when an input
-    /// ends (deadline, close, error) libavformat's parser hands out the
-    /// partial frame it had, as an ordinary packet, right before the error.
-    /// Holding one packet back keeps that truncated frame out of the splice.
-    lookahead: Option<(Kind, Packet)>,
+    /// Corrupt packets out; each stream's newest packet held back until
+    /// the next one: when an input ends (deadline, close, error) or jumps,
+    /// libavformat's parser hands out the partial frame it had as an
+    /// ordinary packet, and holding one back keeps it out of the splice.
+    sanitize: Sanitizer,
+    /// Audio read while waiting for the first keyframe (a cold open): it
+    /// fills the splice's audio up to the keyframe.
+    preroll: AudioPreroll,
+    /// When the last `discontinuity` event was published, for corrupt
+    /// packets and for jumps (each rate-limited on its own).
+    last_discontinuity: [Option<Instant>; 2],
 }
+
+impl Live {
+    fn new(index: usize, opened: Opened, map: InputMap, waiting_key: bool) -> Self {
+        let sanitize = Sanitizer::new(map.params(Kind::Audio));
+        Self {
+            index,
+            opened,
+            map,
+            waiting_key,
+            established: false,
+            pending_failover: None,
+            unreported: None,
+            jumps_seen: 0,
+            origin: None,
+            lead_ms: 0,
+            sanitize,
+            preroll: AudioPreroll::default(),
+            last_discontinuity: [None; 2],
+        }
+    }
+}
+
+/// At most one `discontinuity` event per input this often (a flood of
+/// corrupt packets is one event, with its count).
+const DISCONTINUITY_EVENT_EVERY: Duration = Duration::from_secs(1);
 
 struct Runner {
     plan: Plan,
@@ -382,19 +414,8 @@ impl Runner {
                         ctx.warm_standby = false;
                         (t, ctx)
                     });
-                    let mut live = Live {
-                        index,
-                        opened,
-                        map,
-                        waiting_key: has_video,
-                        established: false,
-                        pending_failover: pending,
-                        unreported: None,
-                        jumps_seen: 0,
-                        origin: None,
-                        lead_ms: 0,
-                        lookahead: None,
-                    };
+                    let mut live = Live::new(index, opened, map, has_video);
+                    live.pending_failover = pending;
                     if self.attach(&mut live).is_some() {
                         return Some(live);
                     }
@@ -485,19 +506,8 @@ impl Runner {
         ctx.warm_standby = true;
         ctx.held_packets = Some(held.len());
         opened.interrupt.extend(self.plan.connect_timeout());
-        let mut live = Live {
-            index,
-            opened,
-            map,
-            waiting_key: !starts_at_key,
-            established: false,
-            pending_failover: Some((decided, ctx)),
-            unreported: None,
-            jumps_seen: 0,
-            origin: None,
-            lead_ms: 0,
-            lookahead: None,
-        };
+        let mut live = Live::new(index, opened, map, !starts_at_key);
+        live.pending_failover = Some((decided, ctx));
         self.attach(&mut live)?;
         for (kind, p) in held {
             if let Err(e) = self.write(&mut live, kind, p) {
@@ -540,20 +550,62 @@ impl Runner {
                     .interrupt
                     .extend(failover_after + Duration::from_millis(cur.lead_ms));
             }
+            let dropped = cur.sanitize.dropped;
+            let (out, disc) = cur.sanitize.push(kind, p);
+            self.shared
+                .corrupt_dropped
+                .fetch_add(cur.sanitize.dropped - dropped, Ordering::Relaxed);
+            if let Some(d) = disc {
+                self.discontinuity(cur, d);
+            }
+            let Some(p) = out else {
+                continue;
+            };
             if cur.waiting_key {
                 if kind == Kind::Video && p.is_key() {
                     cur.waiting_key = false;
+                    for (k, a) in cur.preroll.take_before(p.dts()) {
+                        if let Err(e) = self.write(cur, k, a) {
+                            return ReadEnd::Error(e);
+                        }
+                    }
                 } else {
+                    if kind == Kind::Audio {
+                        cur.preroll.push(p);
+                    }
                     continue;
                 }
             }
-            let Some((k, p)) = cur.lookahead.replace((kind, p)) else {
-                continue;
-            };
-            if let Err(e) = self.write(cur, k, p) {
+            if let Err(e) = self.write(cur, kind, p) {
                 return ReadEnd::Error(e);
             }
         }
+    }
+
+    /// Counts and reports a break inside the live input (rate-limited).
+    fn discontinuity(&self, cur: &mut Live, d: Discontinuity) {
+        let now = Instant::now();
+        // One event per break (its other stream follows within the
+        // second), and a run of corrupt packets is one event.
+        let slot = &mut cur.last_discontinuity[usize::from(d.cause != "corrupt")];
+        if slot.is_some_and(|t| now.duration_since(t) < DISCONTINUITY_EVENT_EVERY) {
+            return;
+        }
+        *slot = Some(now);
+        let stream = match d.kind {
+            Kind::Video => "video",
+            Kind::Audio => "audio",
+        };
+        tracing::info!(channel = %self.plan.channel, source = %redact(&cur.opened.url), stream,
+            cause = d.cause, jump_ms = d.jump_ms, dropped = cur.sanitize.dropped,
+            "discontinuity inside the input");
+        self.ev(EventKind::Discontinuity {
+            source_index: cur.index,
+            stream,
+            cause: d.cause,
+            jump_ms: d.jump_ms,
+            dropped_packets: cur.sanitize.dropped,
+        });
     }
 
     fn write(&mut self, cur: &mut Live, kind: Kind, p: Packet) -> Result<(), String> {

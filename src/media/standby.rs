@@ -21,11 +21,55 @@ use crate::redact::redact;
 /// plus audio); past it the hold restarts at the next keyframe.
 const MAX_HELD: usize = 2500;
 
+/// Audio timed up to this long (90 kHz) before the held keyframe is kept
+/// too: at the splice it fills the time between the old input's last audio
+/// and the keyframe (docs/design/splice.md). About 47 AAC frames at 48 kHz.
+pub const AUDIO_PREROLL: i64 = 90_000;
+
+/// Keeps the audio of the last [`AUDIO_PREROLL`] before a keyframe: fed
+/// every audio packet read before the keyframe it will precede.
+#[derive(Default)]
+pub struct AudioPreroll {
+    packets: std::collections::VecDeque<Packet>,
+}
+
+impl AudioPreroll {
+    pub fn push(&mut self, p: Packet) {
+        let newest = p.dts().unwrap_or(0);
+        self.packets.push_back(p);
+        while self.packets.front().is_some_and(|f| {
+            f.dts()
+                .is_none_or(|d| newest - d > AUDIO_PREROLL || d > newest)
+        }) {
+            self.packets.pop_front();
+        }
+    }
+
+    /// The audio before a keyframe at `key_dts`, oldest first (the window
+    /// is emptied).
+    pub fn take_before(&mut self, key_dts: Option<i64>) -> Vec<(Kind, Packet)> {
+        let packets = std::mem::take(&mut self.packets);
+        let Some(kd) = key_dts else {
+            return Vec::new();
+        };
+        packets
+            .into_iter()
+            .filter(|p| p.dts().is_some_and(|d| d < kd && kd - d <= AUDIO_PREROLL))
+            .map(|p| (Kind::Audio, p))
+            .collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.packets.clear();
+    }
+}
+
 /// A candidate taken over from the standby thread.
 pub struct Handover {
     pub opened: Opened,
     pub map: InputMap,
-    /// Packets from the latest keyframe on (prepared, 90 kHz).
+    /// Packets from the latest keyframe on (prepared, 90 kHz), after the
+    /// audio of up to [`AUDIO_PREROLL`] before it.
     pub held: Vec<(Kind, Packet)>,
     /// Whether `held` starts at a video keyframe (or the input has no video).
     pub starts_at_key: bool,
@@ -120,15 +164,19 @@ fn hold(
     read_timeout: Duration,
 ) -> Option<Msg> {
     let mut held: Vec<(Kind, Packet)> = Vec::new();
+    // Audio read before the held keyframe (the previous GOP's tail).
+    let mut preroll = AudioPreroll::default();
+    let mut pre_key: Vec<(Kind, Packet)> = Vec::new();
     let has_video = map.has(Kind::Video);
     let mut at_key = !has_video;
     loop {
         match handover.try_recv() {
             Ok(()) => {
+                pre_key.append(&mut held);
                 return Some(Msg::Ready(Box::new(Handover {
                     opened,
                     map,
-                    held,
+                    held: pre_key,
                     starts_at_key: at_key,
                 })));
             }
@@ -141,16 +189,32 @@ fn hold(
                 let Some((kind, p)) = map.prepare(pkt) else {
                     continue;
                 };
+                // Flagged by the demuxer (continuity break, PES cut short).
+                if p.is_corrupt() {
+                    continue;
+                }
                 if kind == Kind::Video && p.is_key() {
-                    held.clear();
+                    // The previous GOP's audio becomes the new keyframe's
+                    // preroll.
+                    for (k, a) in held.drain(..) {
+                        if k == Kind::Audio {
+                            preroll.push(a);
+                        }
+                    }
+                    pre_key = preroll.take_before(p.dts());
                     at_key = true;
                 }
                 if has_video && !at_key {
+                    if kind == Kind::Audio {
+                        preroll.push(p);
+                    }
                     continue;
                 }
                 held.push((kind, p));
                 if held.len() > MAX_HELD {
                     held.clear();
+                    pre_key.clear();
+                    preroll.clear();
                     at_key = !has_video;
                 }
             }

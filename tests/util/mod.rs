@@ -64,6 +64,8 @@ pub fn fast_config(channels: Vec<ChannelConfig>) -> Config {
     c.stream.failover_after_ms = 1000;
     c.stream.linger_ms = 300;
     c.stream.join_behind_ms = 3000;
+    // A bounded send buffer, so a slow client's lag shows in the ring.
+    c.server.send_buffer_bytes = streamforge::http::streams::STREAM_SEND_BUFFER as u32;
     c.channel = channels;
     c
 }
@@ -375,4 +377,204 @@ pub fn sigterm(child: &std::process::Child) {
         "kill({pid}, SIGTERM): {}",
         std::io::Error::last_os_error()
     );
+}
+
+/// One demuxed packet as `ffprobe -show_packets` reports it.
+#[derive(Debug, Clone)]
+pub struct ProbePacket {
+    pub pts: f64,
+    pub dur: f64,
+    pub hash: String,
+}
+
+/// Packets of the first stream of `kind` ("a" or "v") in a TS file, in
+/// demux order: PTS and duration (s) and an MD5 of the data.
+pub fn probe_packets_file(path: &std::path::Path, kind: &str) -> Vec<ProbePacket> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", &format!("{kind}:0")])
+        .args(["-show_entries", "packet=pts_time,duration_time,data_hash"])
+        .args(["-show_data_hash", "MD5", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe JSON");
+    let num = |p: &serde_json::Value, k: &str| p[k].as_str().and_then(|s| s.parse::<f64>().ok());
+    v["packets"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            Some(ProbePacket {
+                pts: num(p, "pts_time")?,
+                dur: num(p, "duration_time").unwrap_or(0.0),
+                hash: p["data_hash"].as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+pub fn probe_packets(ts: &[u8], kind: &str) -> Vec<ProbePacket> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.ts");
+    std::fs::write(&path, ts).expect("write capture");
+    probe_packets_file(&path, kind)
+}
+
+/// The splice in a capture, measured frame by frame against the fixtures
+/// the packets came from (remuxing copies frames byte for byte).
+#[derive(Debug, Clone, Copy)]
+pub struct SpliceMeasure {
+    /// First backup audio PTS minus the end (PTS + duration) of the audio
+    /// frame before it, ms: 0 is seamless, negative an overlap.
+    pub audio_hole_ms: f64,
+    /// One AAC frame, ms (the duration of the frame before the splice).
+    pub audio_frame_ms: f64,
+    /// Smallest PTS of the first backup frames minus the largest PTS of
+    /// the last primary frames (B-frames reorder: 8 each side), ms.
+    pub video_pts_step_ms: f64,
+}
+
+pub fn measure_splice(ts: &[u8], primary: &str, backup: &str) -> SpliceMeasure {
+    let hashes = |name: &str, kind: &str| -> std::collections::HashSet<String> {
+        probe_packets_file(&fixture(name), kind)
+            .into_iter()
+            .map(|p| p.hash)
+            .collect()
+    };
+    let first_backup = |pk: &[ProbePacket], kind: &str| -> usize {
+        let (p, b) = (hashes(primary, kind), hashes(backup, kind));
+        let k = pk
+            .iter()
+            .position(|x| b.contains(&x.hash) && !p.contains(&x.hash))
+            .unwrap_or_else(|| panic!("no {kind} frame of {backup} in the capture"));
+        assert!(k > 0, "no {kind} frame before the backup's");
+        k
+    };
+    let a = probe_packets(ts, "a");
+    let k = first_backup(&a, "a");
+    let prev = &a[k - 1];
+    let v = probe_packets(ts, "v");
+    let kv = first_backup(&v, "v");
+    let before = v[kv.saturating_sub(8)..kv]
+        .iter()
+        .map(|p| p.pts)
+        .fold(f64::MIN, f64::max);
+    let after = v[kv..(kv + 8).min(v.len())]
+        .iter()
+        .map(|p| p.pts)
+        .fold(f64::MAX, f64::min);
+    SpliceMeasure {
+        audio_hole_ms: (a[k].pts - (prev.pts + prev.dur)) * 1000.0,
+        audio_frame_ms: prev.dur * 1000.0,
+        video_pts_step_ms: (after - before) * 1000.0,
+    }
+}
+
+/// `ffmpeg -v error` decoding a capture: every line it prints.
+pub fn ffmpeg_errors(ts: &[u8]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.ts");
+    std::fs::write(&path, ts).expect("write capture");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg is installed");
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// mpv's complaints about a capture (`None` when mpv is not installed):
+/// lines with "error" from decoding it with no output.
+pub fn mpv_errors(ts: &[u8]) -> Option<Vec<String>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("capture.ts");
+    std::fs::write(&path, ts).expect("write capture");
+    let out = std::process::Command::new("mpv")
+        .args(["--no-config", "--vo=null", "--ao=null", "--untimed"])
+        .args(["--really-quiet=no", "--msg-level=all=warn"])
+        .arg(&path)
+        .output()
+        .ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        text.lines()
+            .filter(|l| l.to_ascii_lowercase().contains("error"))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// A client on a weak link: a socket with a small receive buffer that
+/// reads `rate` bytes a second (in 100 ms steps) from a raw HTTP/1.1 GET.
+pub struct SlowClient {
+    pub received: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowClient {
+    pub async fn start(addr: SocketAddr, path: &str, rate: usize) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.set_recv_buffer_size(8 * 1024).expect("SO_RCVBUF");
+        let mut conn = sock.connect(addr).await.expect("connect");
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .expect("request");
+        let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let r = Arc::clone(&received);
+        let task = tokio::spawn(async move {
+            let step = (rate / 10).max(1);
+            let mut buf = vec![0u8; step];
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                let mut got = 0;
+                while got < step {
+                    match conn.read(&mut buf[got..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got += n,
+                    }
+                }
+                r.fetch_add(got, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        Self { received, task }
+    }
+
+    pub fn received(&self) -> usize {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for SlowClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Names of this process's threads (`/proc/self/task/*/comm`; Linux
+/// truncates them to 15 bytes).
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .map(|s| s.trim_end().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -17,6 +17,7 @@ use crate::plex::guide_cache::GuideCache;
 use crate::plex::{Device, PlexState};
 use crate::providers::sync::Syncer;
 use crate::store::Store;
+use crate::web::{Dashboard, WebState};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,6 +36,8 @@ pub struct AppState {
     pub rebuild: Rebuild,
     /// The rendered guide, until the lineup changes.
     pub guide_cache: Arc<GuideCache>,
+    /// The dashboard's history, live counters and metrics.
+    pub dashboard: Arc<Dashboard>,
 }
 
 impl FromRef<AppState> for ChannelsState {
@@ -87,6 +90,21 @@ impl FromRef<AppState> for PlexState {
             store: s.store.clone(),
             guide_cache: Arc::clone(&s.guide_cache),
             guide_days: s.config.sync.guide_days,
+        }
+    }
+}
+
+impl FromRef<AppState> for WebState {
+    fn from_ref(s: &AppState) -> Self {
+        Self {
+            config: Arc::clone(&s.config),
+            lineup: Arc::clone(&s.lineup),
+            sessions: Arc::clone(&s.sessions),
+            store: s.store.clone(),
+            events: s.events.clone(),
+            device: Arc::clone(&s.device),
+            syncer: Arc::clone(&s.syncer),
+            dashboard: Arc::clone(&s.dashboard),
         }
     }
 }

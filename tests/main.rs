@@ -14,3 +14,4 @@ mod matching;
 mod plex;
 mod probe;
 mod providers;
+mod web;

@@ -29,13 +29,19 @@ pub async fn page(State(st): State<WebState>) -> Markup {
             section aria-labelledby="h-steps" {
                 h2 id="h-steps" { "Add the tuner" }
                 ol.steps {
-                    li { "In Plex: Settings › Live TV & DVR › Set up Plex DVR. If "
-                        strong { (st.device.friendly_name) } " is not listed, enter its network address:" }
-                    li.copy { code id="tuner-address" { (urls.tuner_address) }
-                        " " button type="button" data-action="copy" data-target="tuner-address" { "Copy" } }
-                    li { "When Plex asks for a guide, choose XMLTV and give it:" }
-                    li.copy { code id="xmltv-url" { (urls.xmltv_url) }
-                        " " button type="button" data-action="copy" data-target="xmltv-url" { "Copy" } }
+                    li {
+                        "In Plex: Settings › Live TV & DVR › Set up Plex DVR. If "
+                        strong { (st.device.friendly_name) } " is not listed, enter its network address:"
+                        div.copy { code id="tuner-address" { (urls.tuner_address) }
+                            " " button type="button" data-action="copy" data-target="tuner-address"
+                                aria-label="Copy the tuner address" { "Copy" } }
+                    }
+                    li {
+                        "When Plex asks for a guide, choose XMLTV and give it:"
+                        div.copy { code id="xmltv-url" { (urls.xmltv_url) }
+                            " " button type="button" data-action="copy" data-target="xmltv-url"
+                                aria-label="Copy the guide URL" { "Copy" } }
+                    }
                 }
                 @for n in &urls.notes { p.warn role="note" { (n) } }
             }

@@ -126,7 +126,7 @@ fn row(family: &str, v: &SourceView, p: Option<&Progress>, budget: &[Budget]) ->
                 }
                 br; small { (v.streams) " stored" @if v.stale_streams > 0 { ", " (v.stale_streams) " stale" } }
             }
-            td.actions {
+            td { div.actions {
                 button type="button" data-action="sync" aria-label={"Sync " (v.name) " now"} { "Sync now" }
                 @if !v.from_config {
                     details.edit {
@@ -135,7 +135,7 @@ fn row(family: &str, v: &SourceView, p: Option<&Progress>, budget: &[Budget]) ->
                     }
                     button type="button" data-action="remove" aria-label={"Remove " (v.name)} { "Remove" }
                 }
-            }
+            } }
         }
     }
 }

@@ -63,7 +63,19 @@
     const events = document.querySelector('[data-live="events"]');
     const page = document.body.dataset.page;
     if (!sessions && !events && page !== "/sources" && page !== "/channels") return;
-    const es = new EventSource("/web/live" + (sessions ? "?sessions=1" : ""));
+    const url = "/web/live" + (sessions ? "?sessions=1" : "");
+    let es = new EventSource(url);
+    // Closed when the page goes (into the back/forward cache, too): an
+    // open stream would hold one of the browser's few connections here.
+    addEventListener("pagehide", () => es.close());
+    addEventListener("pageshow", (ev) => { if (ev.persisted) { es = new EventSource(url); wire(es); } });
+    wire(es);
+  }
+
+  function wire(es) {
+    const sessions = document.querySelector('[data-live="sessions"]');
+    const events = document.querySelector('[data-live="events"]');
+    const page = document.body.dataset.page;
     if (sessions) {
       es.addEventListener("sessions", (m) => { sessions.innerHTML = m.data; });
     }
@@ -357,6 +369,11 @@
       }
     }
   });
+
+  // A provider logo that cannot load (no network beyond the box) is hidden.
+  document.addEventListener("error", (ev) => {
+    if (ev.target && ev.target.tagName === "IMG") ev.target.hidden = true;
+  }, true);
 
   live();
 })();

@@ -3,15 +3,18 @@
 
 mod util;
 
+mod auth;
 mod budget;
 mod config;
 mod engine;
 mod events;
 mod failover;
 mod layout;
+mod limits;
 mod lineup;
 mod matching;
 mod plex;
 mod probe;
 mod providers;
+mod reach;
 mod web;

@@ -431,7 +431,7 @@ async fn issue13_no_provider_password_reaches_a_page_or_a_response() {
         "/api/streams",
         "/api/sessions",
         "/api/events",
-        "/assets/favicon.svg",
+        "/static/favicon.svg",
         "/metrics",
     ] {
         fetched.insert(srv.url(extra));
@@ -455,4 +455,99 @@ async fn issue13_no_provider_password_reaches_a_page_or_a_response() {
     }
     b.close().await;
     drop(cap);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue13_logging_out_locks_the_management_pages() {
+    let srv = TestServer::start(fast_config(vec![channel(
+        "101",
+        vec!["http://127.0.0.1:9/x.ts".into()],
+    )]))
+    .await;
+    // Allowed from loopback while no password is set.
+    let r = reqwest::Client::new()
+        .put(srv.url("/api/auth/password"))
+        .json(&json!({ "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    let b = Browser::start(1280, 900).await;
+    b.goto(&srv.url("/channels")).await;
+    b.wait_for(
+        "the login page",
+        "location.pathname === '/login' && document.querySelector('#password')",
+        10 * SECS,
+    )
+    .await;
+    let login = |pw: &'static str| {
+        let b = &b;
+        async move {
+            let f = b
+                .client
+                .find(fantoccini::Locator::Css("#password"))
+                .await
+                .unwrap();
+            f.send_keys(pw).await.unwrap();
+            b.client
+                .find(fantoccini::Locator::Css("form.login button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    login("wrong").await;
+    b.wait_for(
+        "the refusal",
+        "document.querySelector('form.login .result').textContent === 'Wrong password.'",
+        10 * SECS,
+    )
+    .await;
+    b.screenshot("login-wrong-password").await;
+    login("correct horse battery").await;
+    b.wait_for(
+        "back on the channels page",
+        "location.pathname === '/channels' && document.querySelector('#channels')",
+        10 * SECS,
+    )
+    .await;
+    // A write through the page carries the session's CSRF token.
+    b.client
+        .find(fantoccini::Locator::Css("button[data-action=probe]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for(
+        "the probe's answer",
+        "document.querySelector('.probe output').textContent.startsWith('#1 dead')",
+        30 * SECS,
+    )
+    .await;
+    b.client
+        .find(fantoccini::Locator::Css("button[data-action=logout]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("logged out", "location.pathname === '/login'", 10 * SECS)
+        .await;
+    for (path, _) in PAGES.iter().filter(|(p, _)| *p != "/login") {
+        b.goto(&srv.url(path)).await;
+        b.wait_for(
+            &format!("{path} locked"),
+            "location.pathname === '/login'",
+            10 * SECS,
+        )
+        .await;
+    }
+    let status = b
+        .js("return fetch('/api/sessions').then(r => r.status)")
+        .await;
+    assert_eq!(status, json!(401));
+    b.close().await;
 }

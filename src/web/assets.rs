@@ -1,4 +1,4 @@
-//! The dashboard's static files (`src/web/assets/`), compiled into the
+//! The dashboard's static files (`src/web/static/`, served at `/static/`), compiled into the
 //! binary: no network, no files next to it, no front-end build.
 
 use axum::extract::Path;
@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(rust_embed::Embed)]
-#[folder = "src/web/assets/"]
+#[folder = "src/web/static/"]
 struct Assets;
 
 fn content_type(path: &str) -> &'static str {

@@ -22,9 +22,9 @@ pub fn page(title: &str, current: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { (title) " · StreamForge" }
-                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
-                link rel="stylesheet" href="/assets/app.css";
-                script src="/assets/app.js" defer {}
+                link rel="icon" href="/static/favicon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
             }
             body data-page=(current) {
                 a.skip href="#main" { "Skip to content" }

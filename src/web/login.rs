@@ -28,9 +28,9 @@ pub async fn page(Query(q): Query<Next>) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { "Log in · StreamForge" }
-                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
-                link rel="stylesheet" href="/assets/app.css";
-                script src="/assets/app.js" defer {}
+                link rel="icon" href="/static/favicon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
             }
             body data-page="/login" {
                 main id="main" class="login" {

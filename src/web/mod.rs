@@ -9,10 +9,12 @@
 //! the dashboard has no write path of its own. Nothing here renders a
 //! password, and every URL shown goes through `redact`.
 //!
-//! Routes come in three groups so the admin layers apply in one line each:
-//! [`pages`] (HTML and the SSE stream: an admin session once a password is
-//! set), [`api`] (JSON: the probe) and [`open`] (login page, assets,
-//! `/metrics`).
+//! Who may see what is `http::auth::gate`'s call, in front of every
+//! route: the login page and `/static/*` are open (the login page needs its
+//! assets), everything else here is management (an admin session once a
+//! password is set, loopback only before). That includes `/metrics`: a
+//! scraper sends an API token. The routes still come in three groups
+//! ([`pages`], [`api`], [`open`]) so a per-group layer stays one line.
 
 pub mod assets;
 pub mod channels;
@@ -90,8 +92,7 @@ where
     Router::new().route("/api/probe/{number}", post(probe::probe_channel))
 }
 
-/// What answers without a session: the login page, the assets it needs
-/// and the Prometheus scrape.
+/// The login page, the assets it needs, and the Prometheus scrape.
 pub fn open<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -99,6 +100,6 @@ where
 {
     Router::new()
         .route("/login", get(login::page))
-        .route("/assets/{*path}", get(assets::serve))
+        .route("/static/{*path}", get(assets::serve))
         .route("/metrics", get(metrics::scrape))
 }

@@ -168,7 +168,7 @@ impl Browser {
             .into_iter()
             .filter(|m| m["level"] == "SEVERE")
             .filter_map(|m| m["message"].as_str().map(str::to_string))
-            .filter(|m| !(m.contains("Failed to load resource") && !m.starts_with(origin)))
+            .filter(|m| !m.contains("Failed to load resource") || m.starts_with(origin))
             .collect()
     }
 

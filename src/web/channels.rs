@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::WebState;
 use super::layout::page as shell;
+use super::state::WebState;
 use crate::lineup::{Candidate, CandidateSource, Channel};
 use crate::plex::public_image_url;
 use crate::redact::redact;

@@ -11,8 +11,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::WebState;
 use super::layout::page as shell;
+use super::state::WebState;
 use crate::redact::{redact, redact_in_text};
 use crate::store::events::EventQuery;
 

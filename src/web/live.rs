@@ -14,7 +14,7 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::WebState;
+use super::state::WebState;
 use super::{events, now};
 use crate::events::{Event, Subscriber, Subscription};
 

@@ -7,20 +7,21 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 use prometheus_client::encoding::prometheus_text;
+
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::WebState;
-use crate::events::{Event, EventKind};
+use crate::events::{Event, EventBus, EventKind};
 use crate::media::health::State as SessionState;
+use crate::media::manager::Sessions;
+
+/// The Prometheus text format, version 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 type Labels = Vec<(String, String)>;
 
@@ -243,8 +244,8 @@ impl Metrics {
     }
 
     /// Reads the gauges and renders every metric.
-    pub fn render(&self, st: &WebState) -> String {
-        let views = st.sessions.views();
+    pub fn render(&self, sessions: &Sessions, events: &EventBus) -> String {
+        let views = sessions.views();
         let live: Vec<_> = views
             .iter()
             .filter(|v| v.state != SessionState::Ended)
@@ -252,7 +253,7 @@ impl Metrics {
         self.sessions.set(live.len() as i64);
         self.clients
             .set(live.iter().map(|v| v.clients as i64).sum::<i64>());
-        self.tuners.set(i64::from(st.sessions.tuner_count()));
+        self.tuners.set(i64::from(sessions.tuner_count()));
         self.bitrate_in
             .set(live.iter().map(|v| v.bitrate_bps as i64).sum::<i64>());
         let live_in: u64 = live.iter().map(|v| v.bytes_in).sum();
@@ -262,10 +263,10 @@ impl Metrics {
         self.bytes_out
             .observe_total(self.ended_out.load(Ordering::Relaxed) + live_out);
         self.events_published
-            .observe_total(st.events.counts().published);
+            .observe_total(events.counts().published);
         self.connections_in_use.clear();
         self.connections_max.clear();
-        for a in st.sessions.budget().view() {
+        for a in sessions.budget().view() {
             let l = labels(&[("account", &a.account.to_string())]);
             self.connections_in_use
                 .get_or_create(&l)
@@ -280,13 +281,4 @@ impl Metrics {
         }
         out
     }
-}
-
-pub async fn scrape(State(st): State<WebState>) -> Response {
-    let body = st.dashboard.metrics.render(&st);
-    (
-        [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
-        body,
-    )
-        .into_response()
 }

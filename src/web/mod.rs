@@ -28,36 +28,14 @@ pub mod now;
 pub mod plex_setup;
 pub mod probe;
 pub mod sources;
-
-use std::sync::Arc;
+pub mod state;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
 
-use crate::config::Config;
-use crate::events::EventBus;
-use crate::lineup::Lineup;
-use crate::media::manager::Sessions;
-use crate::plex::Device;
-use crate::providers::sync::Syncer;
-use crate::store::Store;
-
 pub use dashboard::{Dashboard, Discovery};
-
-/// What the dashboard reads.
-#[derive(Clone)]
-pub struct WebState {
-    pub config: Arc<Config>,
-    pub lineup: Arc<Lineup>,
-    pub sessions: Arc<Sessions>,
-    pub store: Store,
-    pub events: EventBus,
-    pub device: Arc<Device>,
-    pub syncer: Arc<Syncer>,
-    /// History, live counters, metrics and the discovery status.
-    pub dashboard: Arc<Dashboard>,
-}
+pub use state::WebState;
 
 /// Every dashboard route.
 pub fn routes<S>() -> Router<S>
@@ -101,5 +79,18 @@ where
     Router::new()
         .route("/login", get(login::page))
         .route("/static/{*path}", get(assets::serve))
-        .route("/metrics", get(metrics::scrape))
+        .route("/metrics", get(scrape))
+}
+
+/// `/metrics`: the gauges read now, every metric in the text format.
+async fn scrape(
+    axum::extract::State(st): axum::extract::State<WebState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = st.dashboard.metrics.render(&st.sessions, &st.events);
+    (
+        [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        body,
+    )
+        .into_response()
 }

@@ -6,8 +6,8 @@
 use axum::extract::State;
 use maud::{Markup, html};
 
-use super::WebState;
 use super::layout::{bps, bytes, duration_s, page as shell, sparkline};
+use super::state::WebState;
 use crate::media::health::{SessionView, State as SessionState};
 use crate::redact::redact;
 

@@ -8,9 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use axum::extract::State;
 use maud::{Markup, html};
 
-use super::WebState;
 use super::dashboard::Listening;
 use super::layout::page as shell;
+use super::state::WebState;
 use crate::plex::urls::SetupUrls;
 
 pub async fn page(State(st): State<WebState>) -> Markup {

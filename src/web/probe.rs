@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::WebState;
 use super::dashboard::LastProbe;
+use super::state::WebState;
 use crate::lineup::CandidateSource;
 use crate::media::budget::Holder;
 use crate::probe::CHANNEL_DEFAULT;

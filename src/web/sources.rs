@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
-use super::WebState;
 use super::layout::page as shell;
+use super::state::WebState;
 use crate::media::budget::AccountView as Budget;
 use crate::providers::outcome::Progress;
 use crate::redact::{redact, redact_in_text};

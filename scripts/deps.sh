@@ -3,7 +3,9 @@
 #   scripts/deps.sh          build dependencies (FFmpeg dev libraries, clang)
 #   scripts/deps.sh --test   plus the independent clients the tests and
 #                            benches run (ffmpeg/ffprobe, hdhomerun_config,
-#                            xmllint, tv_validate_file, kill)
+#                            xmllint, tv_validate_file, kill, and the
+#                            headless chromium + chromedriver the dashboard
+#                            tests drive)
 # Uses sudo when not root. Does nothing when everything is present.
 set -euo pipefail
 want_test=0
@@ -28,6 +30,9 @@ if [ "$want_test" = 1 ]; then
     # The benches stop their servers with /bin/kill (the tests use kill(2));
     # `type -P` skips the shell builtin. getconf is in libc-bin (essential).
     type -P kill >/dev/null || need procps
+    # tests/web.rs: a real browser over WebDriver.
+    [ -x /usr/bin/chromium ] || need chromium
+    command -v chromedriver >/dev/null || need chromium-driver
 fi
 if [ "${#pkgs[@]}" -eq 0 ]; then
     exit 0

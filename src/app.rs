@@ -18,6 +18,7 @@ use crate::plex::guide_cache::GuideCache;
 use crate::plex::{Device, PlexState};
 use crate::providers::sync::Syncer;
 use crate::store::Store;
+use crate::web::{Dashboard, WebState};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -36,6 +37,8 @@ pub struct AppState {
     pub rebuild: Rebuild,
     /// The rendered guide, until the lineup changes.
     pub guide_cache: Arc<GuideCache>,
+    /// The dashboard's history, live counters and metrics.
+    pub dashboard: Arc<Dashboard>,
     /// The admin gate (sessions, tokens, which hosts are ours).
     pub auth: Arc<Auth>,
 }
@@ -97,6 +100,21 @@ impl FromRef<AppState> for PlexState {
             guide_cache: Arc::clone(&s.guide_cache),
             guide_days: s.config.sync.guide_days,
             hosts: Arc::clone(&s.auth.hosts),
+        }
+    }
+}
+
+impl FromRef<AppState> for WebState {
+    fn from_ref(s: &AppState) -> Self {
+        Self {
+            config: Arc::clone(&s.config),
+            lineup: Arc::clone(&s.lineup),
+            sessions: Arc::clone(&s.sessions),
+            store: s.store.clone(),
+            events: s.events.clone(),
+            device: Arc::clone(&s.device),
+            syncer: Arc::clone(&s.syncer),
+            dashboard: Arc::clone(&s.dashboard),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! future, so tests can start it on 127.0.0.1:0; [`router`] merges each
 //! area's routes.
 //!
-//! Imports run one way: consumers (`http`, `plex`, `probe`, `app`) →
+//! Imports run one way: consumers (`http`, `plex`, `probe`, `web`, `app`) →
 //! `lineup`, `media` → `store`, `events` → `config`, `redact`
 //! (`tests/layout.rs` checks there are no circles).
 
@@ -20,6 +20,7 @@ pub mod probe;
 pub mod providers;
 pub mod redact;
 pub mod store;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::channels::routes())
         .merge(http::auth::routes().with_state(Arc::clone(&auth)))
         .merge(plex::routes())
+        .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(auth, http::auth::gate))
         .with_state(state)
 }
@@ -138,6 +140,16 @@ pub async fn run_with_budget(
         Arc::clone(&sessions),
     ));
     let advertisers = plex::Advertisers::start(&config, advert).await;
+    let dashboard = web::Dashboard::start(
+        &events,
+        &sessions,
+        web::Discovery::new(
+            config.discovery.udp,
+            advertisers.udp.is_some(),
+            config.discovery.ssdp,
+            advertisers.ssdp.is_some(),
+        ),
+    );
     let state = AppState {
         config: Arc::new(config.clone()),
         lineup: Arc::clone(&lineup),
@@ -148,6 +160,7 @@ pub async fn run_with_budget(
         syncer,
         rebuild,
         guide_cache: Arc::new(plex::guide_cache::GuideCache::default()),
+        dashboard: Arc::clone(&dashboard),
         auth: Arc::new(http::auth::Auth::new(
             store.clone(),
             &config.server,
@@ -168,6 +181,8 @@ pub async fn run_with_budget(
     let stopper = Arc::clone(&sessions);
     let graceful = async move {
         shutdown.await;
+        // Open dashboard streams end here, or they would hold the server.
+        dashboard.close();
         match (&advertisers.ssdp, &advertisers.udp) {
             (Some(_), _) => tracing::info!("shutting down: stopping discovery (ssdp:byebye)"),
             (None, Some(_)) => tracing::info!("shutting down: stopping discovery"),

@@ -18,3 +18,4 @@ mod plex;
 mod probe;
 mod providers;
 mod reach;
+mod web;

@@ -5,6 +5,7 @@ mod util;
 
 mod budget;
 mod config;
+mod discovery_limits;
 mod engine;
 mod events;
 mod failover;

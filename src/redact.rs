@@ -56,6 +56,7 @@ pub const SAFE_FIRST_SEGMENTS: &[&str] = &[
     "timeshift",
     "auto",
     "epg",
+    "healthz",
     "get.php",
     "player_api.php",
     "xmltv.php",

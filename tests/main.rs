@@ -9,6 +9,7 @@ mod discovery_limits;
 mod engine;
 mod events;
 mod failover;
+mod fuzz_regressions;
 mod healthcheck;
 mod layout;
 mod lineup;

@@ -37,7 +37,16 @@ pub(crate) fn invalid(
 /// span into `text`) and what (toml's message, with every item quoted
 /// from the file taken out by [`scrub`], then URLs redacted).
 pub(crate) fn toml_error(origin: &str, text: Option<&str>, e: &toml::de::Error) -> ConfigError {
-    let message = crate::redact::redact_in_text(&scrub(e.message().trim()));
+    // One line: toml's messages can hold several (`invalid table
+    // header\nduplicate key …`, found by fuzz/fuzz_targets/config.rs).
+    let one_line = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let message = crate::redact::redact_in_text(&scrub(&one_line));
     let message = match (text, e.span()) {
         (Some(text), Some(span)) => {
             let (line, column) = line_column(text, span.start);

@@ -12,6 +12,7 @@ mod failover;
 mod fuzz_regressions;
 mod healthcheck;
 mod layout;
+mod leaks;
 mod lineup;
 mod matching;
 mod plex;

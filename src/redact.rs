@@ -215,10 +215,12 @@ pub fn redact_in_text(text: &str) -> String {
     while let Some(pos) = rest.find("://") {
         // The scheme: the letters right before "://".
         let head = &rest[..pos];
+        // (Past the whole character found: it may be more than one byte,
+        // as the `redact` fuzz target showed with `h\u{FFFD}tp://…`.)
         let scheme_start = head
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
-            .map(|i| i + 1)
-            .unwrap_or(0);
+            .char_indices()
+            .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let tail = &rest[pos..];
         let end = tail
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
@@ -359,5 +361,10 @@ mod tests {
             "cannot open http://h.example/***/***/1.ts: 404; then rtsp://***:***@c/***"
         );
         assert_eq!(redact_in_text("no urls here"), "no urls here");
+        // Found by fuzzing: a multi-byte character right before the scheme.
+        assert_eq!(
+            redact_in_text("h\u{FFFD}tp://h.example/U1/P1"),
+            "h\u{FFFD}tp://h.example/***/***"
+        );
     }
 }

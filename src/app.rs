@@ -9,6 +9,7 @@ use axum::extract::FromRef;
 
 use crate::config::Config;
 use crate::events::EventBus;
+use crate::http::auth::Auth;
 use crate::http::{ApiState, ChannelsState, SourcesState, StreamState};
 use crate::lineup::Lineup;
 use crate::lineup::live::Rebuild;
@@ -35,6 +36,14 @@ pub struct AppState {
     pub rebuild: Rebuild,
     /// The rendered guide, until the lineup changes.
     pub guide_cache: Arc<GuideCache>,
+    /// The admin gate (sessions, tokens, which hosts are ours).
+    pub auth: Arc<Auth>,
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(s: &AppState) -> Self {
+        Arc::clone(&s.auth)
+    }
 }
 
 impl FromRef<AppState> for ChannelsState {
@@ -87,6 +96,7 @@ impl FromRef<AppState> for PlexState {
             store: s.store.clone(),
             guide_cache: Arc::clone(&s.guide_cache),
             guide_days: s.config.sync.guide_days,
+            hosts: Arc::clone(&s.auth.hosts),
         }
     }
 }

@@ -85,6 +85,28 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Name shown in Plex.
     pub friendly_name: String,
+    /// Connections served at once; at the cap the quietest idle one makes
+    /// room, and when all are serving a newcomer gets 503.
+    pub max_connections: u32,
+    /// A request's headers must arrive within this, and an idle keep-alive
+    /// connection is closed after it.
+    pub header_timeout_ms: u64,
+    /// A connection serving a request that moves no byte for this long is
+    /// closed (a stream is exempt while its bytes flow).
+    pub idle_timeout_ms: u64,
+    /// `SO_SNDBUF` of client sockets in bytes; 0 leaves the kernel's
+    /// autotuning (which can hide seconds of a slow client's lag).
+    pub send_buffer_bytes: u32,
+    /// The admin password's argon2 hash (PHC string, as `streamforge
+    /// set-password --print` prints it). Wins over one stored by
+    /// `streamforge set-password`. Without either, management (`/api/*`,
+    /// the dashboard) answers only to loopback.
+    pub admin_password_hash: Option<String>,
+    /// Host names (or addresses) besides the machine's own addresses,
+    /// `localhost` and `public_url`'s host that clients may use to reach us:
+    /// a `Host` outside the list never becomes a `BaseURL`, and management
+    /// refuses it (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -94,6 +116,12 @@ impl Default for ServerConfig {
             public_url: None,
             data_dir: PathBuf::from("./data"),
             friendly_name: "StreamForge".into(),
+            max_connections: 1024,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            send_buffer_bytes: 0,
+            admin_password_hash: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -351,6 +379,7 @@ impl Config {
                 ));
             }
         }
+        validate_server(&self.server)?;
         if self.tuner.count == 0 {
             return Err(invalid("tuner.count", 0, "must be at least 1"));
         }
@@ -457,6 +486,50 @@ const ENV_SECTIONS: &[&str] = &[
 
 /// Upper bound of every duration in milliseconds.
 const MAX_MS: u64 = 3_600_000;
+
+fn validate_server(s: &ServerConfig) -> Result<(), ConfigError> {
+    if !(16..=1_000_000).contains(&s.max_connections) {
+        return Err(invalid(
+            "server.max_connections",
+            s.max_connections,
+            "must be between 16 and 1000000",
+        ));
+    }
+    for (k, v, min) in [
+        ("server.header_timeout_ms", s.header_timeout_ms, 500),
+        ("server.idle_timeout_ms", s.idle_timeout_ms, 1000),
+    ] {
+        if v < min || v > MAX_MS {
+            return Err(invalid(k, v, format!("must be between {min} and {MAX_MS}")));
+        }
+    }
+    if s.send_buffer_bytes != 0 && !(16_384..=64 << 20).contains(&s.send_buffer_bytes) {
+        return Err(invalid(
+            "server.send_buffer_bytes",
+            s.send_buffer_bytes,
+            "must be 0 (the kernel's default) or between 16384 and 67108864",
+        ));
+    }
+    if let Some(h) = &s.admin_password_hash {
+        if argon2::PasswordHash::new(h).is_err() {
+            return Err(invalid(
+                "server.admin_password_hash",
+                "(not shown)",
+                "is not an argon2 hash (PHC string starting with $argon2id$); make one with `streamforge set-password --print`",
+            ));
+        }
+    }
+    for h in &s.allowed_hosts {
+        if h.is_empty() || h.contains(['/', ' ', '@']) {
+            return Err(invalid(
+                "server.allowed_hosts",
+                format!("{h:?}"),
+                "entries are host names or addresses, like \"tv.lan\" or \"192.168.1.9\"",
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn validate_stream(prefix: &str, s: &StreamConfig) -> Result<(), ConfigError> {
     let key = |k: &str| format!("{prefix}.{k}");

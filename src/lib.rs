@@ -36,14 +36,18 @@ use crate::media::manager::Sessions;
 use crate::store::Store;
 use crate::store::events::EventLog;
 
-/// Every area's routes over one state.
+/// Every area's routes over one state, behind the admin gate (which lets
+/// the tuner face through and asks a login of everything else).
 pub fn router(state: AppState) -> Router {
+    let auth = Arc::clone(&state.auth);
     Router::new()
         .merge(http::streams::routes())
         .merge(http::api::routes())
         .merge(http::sources::routes())
         .merge(http::channels::routes())
+        .merge(http::auth::routes().with_state(Arc::clone(&auth)))
         .merge(plex::routes())
+        .layer(axum::middleware::from_fn_with_state(auth, http::auth::gate))
         .with_state(state)
 }
 
@@ -81,6 +85,8 @@ pub async fn run_with_budget(
     budget: Arc<ConnectionBudget>,
 ) -> anyhow::Result<()> {
     media::input::init_ffmpeg();
+    let nofile = http::server::raise_open_files_limit();
+    let limits = http::server::Limits::from_config(&config.server).fit_to_files(nofile, 256);
     let store = Store::open(&config.server.data_dir)
         .await
         .with_context(|| {
@@ -141,7 +147,13 @@ pub async fn run_with_budget(
         syncer,
         rebuild,
         guide_cache: Arc::new(plex::guide_cache::GuideCache::default()),
+        auth: Arc::new(http::auth::Auth::new(
+            store.clone(),
+            &config.server,
+            Arc::new(plex::hosts::HostPolicy::new(&config.server)),
+        )),
     };
+    log_admin_access(&store, &config).await;
     let enabled = lineup.enabled().len();
     if enabled == 0 {
         tracing::warn!(
@@ -166,8 +178,7 @@ pub async fn run_with_budget(
         // body, which lets the graceful shutdown finish.
         let _ = tokio::task::spawn_blocking(move || stopper.shutdown(Duration::from_secs(2))).await;
     };
-    axum::serve(listener, app)
-        .with_graceful_shutdown(graceful)
+    http::server::serve(listener, app, limits, graceful, Duration::from_secs(5))
         .await
         .context("HTTP server")?;
     scheduler.abort();
@@ -186,6 +197,18 @@ pub async fn run_with_budget(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Says at start who may use management.
+async fn log_admin_access(store: &Store, config: &Config) {
+    let stored = store.admin_password_hash().await.ok().flatten();
+    if config.server.admin_password_hash.is_some() || stored.is_some() {
+        tracing::info!("management (/api, dashboard) needs the admin login");
+    } else {
+        tracing::warn!(
+            "no admin password set: management (/api, dashboard) answers only to this machine; run `streamforge set-password` to manage it from elsewhere"
+        );
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

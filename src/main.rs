@@ -69,12 +69,46 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         timeout: f64,
     },
+    /// Set the admin password management (`/api`, the dashboard) asks for.
+    /// Reads it from the terminal (twice), or one line from stdin when
+    /// piped; stores its argon2 hash in the data directory (a running
+    /// server picks it up within seconds and ends every session).
+    SetPassword {
+        /// TOML config file (default: ./streamforge.toml when present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the hash (for server.admin_password_hash or
+        /// STREAMFORGE_SERVER_ADMIN_PASSWORD_HASH) instead of storing it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// API tokens for scripts (`Authorization: Bearer <token>`).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+        /// TOML config file (default: ./streamforge.toml when present).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+    },
     /// Print what to enter in Plex (tuner address) and other clients (M3U, XMLTV).
     Urls {
         /// TOML config file (default: ./streamforge.toml when present).
         #[arg(long)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Make a token and print it (shown this once; only a hash is kept).
+    Create {
+        /// What the token is for, e.g. "backup script".
+        name: String,
+    },
+    /// List tokens (ids, names, last use; never the tokens).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: i64 },
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +149,8 @@ fn main() -> std::process::ExitCode {
                 url,
                 timeout,
             } => healthcheck(config, url, timeout).await,
+            Command::SetPassword { config, print } => set_password(config, print).await,
+            Command::Token { action, config } => token(config, action).await,
             Command::Sync { config, source } => {
                 streamforge::providers::cli::run(load_config(config)?, source).await
             }
@@ -194,6 +230,106 @@ async fn healthcheck(
     }
     println!("healthy: GET {shown}: {status}");
     Ok(())
+}
+
+/// Reads the new password: twice from a terminal, or one line from a pipe.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    let pw = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("New admin password: ")?;
+        let b = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(a == b, "the two passwords differ; nothing changed");
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    streamforge::http::auth::check_new_password(&pw).map_err(|why| anyhow::anyhow!(why))?;
+    Ok(pw)
+}
+
+async fn set_password(config: Option<PathBuf>, print: bool) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let pw = read_new_password()?;
+    let hash = streamforge::http::auth::hash_password(&pw)?;
+    if print {
+        println!("{hash}");
+        return Ok(());
+    }
+    let store = streamforge::store::Store::open(&config.server.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database in {}",
+                config.server.data_dir.display()
+            )
+        })?;
+    store.set_admin_password_hash(&hash).await?;
+    store.close().await;
+    eprintln!(
+        "admin password stored in {}; management now needs it (log in on the dashboard, or POST /api/auth/login)",
+        config.server.data_dir.display()
+    );
+    if config.server.admin_password_hash.is_some() {
+        eprintln!(
+            "note: server.admin_password_hash is set in the config and wins over the stored password"
+        );
+    }
+    Ok(())
+}
+
+async fn token(config: Option<PathBuf>, action: TokenAction) -> anyhow::Result<()> {
+    use streamforge::http::auth::{random_token, sha256_hex};
+    let config = load_config(config)?;
+    let store = streamforge::store::Store::open(&config.server.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database in {}",
+                config.server.data_dir.display()
+            )
+        })?;
+    let result = match action {
+        TokenAction::Create { name } => {
+            anyhow::ensure!(
+                !name.trim().is_empty() && name.len() <= 100,
+                "the name must be 1 to 100 characters"
+            );
+            let t = random_token();
+            let row = store.add_api_token(name.trim(), &sha256_hex(&t)).await?;
+            eprintln!(
+                "API token {} ({}) made; it is shown only now:",
+                row.id, row.name
+            );
+            println!("{t}");
+            Ok(())
+        }
+        TokenAction::List => {
+            for t in store.api_tokens().await? {
+                let when = |s: Option<i64>| {
+                    s.and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|| "never".into())
+                };
+                println!(
+                    "{}\t{}\tcreated {}\tlast used {}",
+                    t.id,
+                    t.name,
+                    when(Some(t.created_at)),
+                    when(t.last_used_at)
+                );
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { id } => {
+            anyhow::ensure!(store.delete_api_token(id).await?, "no API token {id}");
+            eprintln!("API token {id} revoked");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }
 
 async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {

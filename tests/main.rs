@@ -3,6 +3,7 @@
 
 mod util;
 
+mod auth;
 mod budget;
 mod config;
 mod discovery_limits;
@@ -13,8 +14,10 @@ mod fuzz_regressions;
 mod healthcheck;
 mod layout;
 mod leaks;
+mod limits;
 mod lineup;
 mod matching;
 mod plex;
 mod probe;
 mod providers;
+mod reach;

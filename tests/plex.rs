@@ -154,7 +154,15 @@ async fn device_id_is_stable_across_restarts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn base_url_follows_the_host_header_or_public_url() {
+    // Issue 12: a Host becomes the BaseURL only when it names us (the
+    // machine's addresses, or server.allowed_hosts).
     let srv = TestServer::start(config()).await;
+    let d = get_with_host(&srv.url("/discover.json"), "192.168.77.5:5004").await;
+    assert_ne!(d["BaseURL"], "http://192.168.77.5:5004", "not one of ours");
+    srv.stop().await;
+    let mut c = config();
+    c.server.allowed_hosts = vec!["192.168.77.5".into()];
+    let srv = TestServer::start(c).await;
     let d = get_with_host(&srv.url("/discover.json"), "192.168.77.5:5004").await;
     assert_eq!(d["BaseURL"], "http://192.168.77.5:5004");
     assert_eq!(d["LineupURL"], "http://192.168.77.5:5004/lineup.json");

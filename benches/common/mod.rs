@@ -120,7 +120,16 @@ fn strip_ansi(s: &str) -> String {
 }
 
 impl Server {
-    pub async fn start(mut config: Config) -> anyhow::Result<Self> {
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        Self::start_with_files_limit(config, None).await
+    }
+
+    /// [`Server::start`] with the child's open-files limit (soft and hard)
+    /// set to `nofile`, as on a machine whose limit is that low.
+    pub async fn start_with_files_limit(
+        mut config: Config,
+        nofile: Option<u64>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         config.server.data_dir = dir.path().join("data");
         config.validate().context("bench config")?;
@@ -128,7 +137,24 @@ impl Server {
         std::fs::write(&cfg_path, toml::to_string(&config)?)?;
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = tokio::process::Command::new(server_binary())
+        let mut cmd = tokio::process::Command::new(server_binary());
+        if let Some(n) = nofile {
+            let lim = libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe; `lim` is a plain
+            // value copied into the closure.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .arg("serve")
             .arg("--config")
             .arg(&cfg_path)

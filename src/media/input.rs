@@ -13,6 +13,7 @@ use ffmpeg::media::Type as MediaType;
 use ffmpeg_next as ffmpeg;
 
 use super::budget::Permit;
+use super::reach::{self, Reach};
 use crate::redact::redact;
 
 /// Milliseconds since the first call, on a monotonic clock. Atomics hold
@@ -264,13 +265,25 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     if opts.skip_fps_probe {
         dict.set("fpsprobesize", "0");
     }
+    if let Some(p) = opts.protocols {
+        // Inherited by everything the input opens on its behalf.
+        dict.set("protocol_whitelist", p);
+    }
     let cb = Arc::clone(&interrupt);
-    let input = ffmpeg::format::input_with_interrupt_and_dictionary(
+    let reach = Arc::new(Reach::for_url(url));
+    let input = reach::open_input(
         &ffmpeg_url(url),
         move || cb.should_abort(),
         dict,
+        Arc::clone(&reach),
     )
-    .map_err(|e| OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout))?;
+    .map_err(|e| match reach.refusal() {
+        Some(why) => OpenError::Other {
+            url: redact(url),
+            message: why,
+        },
+        None => OpenError::from_ffmpeg(e, url, &interrupt, opts.connect_timeout),
+    })?;
     finish_open(input, interrupt, url, started, opts.connect_timeout)
 }
 

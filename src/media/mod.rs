@@ -11,6 +11,7 @@ pub mod budget;
 pub mod health;
 pub mod input;
 pub mod manager;
+pub mod reach;
 pub mod remux;
 pub mod ring;
 pub mod session;

@@ -22,8 +22,9 @@ pub struct Target {
     /// Replaces `stream.user_agent` for this candidate.
     pub user_agent: Option<String>,
     pub referrer: Option<String>,
-    /// Typed into the config: may be a local file. Provider candidates
-    /// may open only remote protocols.
+    /// Typed into the config: may be a local file (and then only files
+    /// and the web may be opened for it). Provider candidates, and config
+    /// candidates that are URLs, may open only remote protocols.
     pub local_files: bool,
     /// The provider account whose connection this candidate uses
     /// (`CandidateSource::Provider::source_id`); `None` for config
@@ -51,7 +52,10 @@ impl Target {
         if self.referrer.is_some() {
             o.referrer = self.referrer.clone();
         }
-        o.protocols = Some(if self.local_files {
+        // A file only when the candidate itself is one: an HLS playlist
+        // typed into the config as a URL may not send FFmpeg to local files.
+        let is_file = self.url.starts_with('/') || self.url.starts_with("file:");
+        o.protocols = Some(if self.local_files && is_file {
             input::CONFIG_PROTOCOLS
         } else {
             input::REMOTE_PROTOCOLS

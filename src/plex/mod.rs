@@ -14,6 +14,7 @@ pub mod epg;
 pub mod epg_cache;
 pub mod guide_cache;
 pub mod hdhomerun;
+pub mod hosts;
 pub mod limit;
 pub mod playlist;
 pub mod responders;

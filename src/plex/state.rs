@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, Uri};
 
 use super::device::Device;
 use super::guide_cache::GuideCache;
+use super::hosts::HostPolicy;
 use super::urls;
 use crate::lineup::Lineup;
 use crate::media::manager::Sessions;
@@ -29,6 +30,8 @@ pub struct PlexState {
     pub guide_cache: Arc<GuideCache>,
     /// Days of guide served.
     pub guide_days: u32,
+    /// Which `Host` values may become the `BaseURL`.
+    pub hosts: Arc<HostPolicy>,
 }
 
 /// The bound HTTP address (the configured one before `run` records it).
@@ -41,5 +44,11 @@ pub(crate) fn http_addr(st: &PlexState) -> SocketAddr {
 
 /// The base URL to put in a response to this request.
 pub(crate) fn base_url(st: &PlexState, uri: &Uri, headers: &HeaderMap) -> String {
-    urls::request_base(st.public_url.as_deref(), http_addr(st), uri, headers)
+    urls::request_base(
+        st.public_url.as_deref(),
+        http_addr(st),
+        &st.hosts,
+        uri,
+        headers,
+    )
 }

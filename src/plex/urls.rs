@@ -10,6 +10,8 @@ use axum::http::HeaderMap;
 use axum::http::header::HOST;
 use serde::Serialize;
 
+use super::hosts::HostPolicy;
+
 /// `public_url` without its trailing slashes, so paths can be appended.
 pub fn trim_base(public_url: &str) -> String {
     public_url.trim_end_matches('/').to_string()
@@ -97,10 +99,12 @@ pub fn valid_host(host: &str) -> bool {
 }
 
 /// The base URL for an HTTP response: public URL, else the request's Host
-/// (or the authority of an absolute-form URI), else the advertised base.
+/// (or the authority of an absolute-form URI) when `hosts` allows it, else
+/// the advertised base.
 pub fn request_base(
     public_url: Option<&str>,
     http_addr: SocketAddr,
+    hosts: &HostPolicy,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
 ) -> String {
@@ -114,7 +118,7 @@ pub fn request_base(
             .map(str::to_string)
     });
     match host {
-        Some(h) if valid_host(&h) => format!("http://{h}"),
+        Some(h) if valid_host(&h) && hosts.allows(&h) => format!("http://{h}"),
         _ => advertised_base(None, http_addr).0,
     }
 }
@@ -230,16 +234,31 @@ mod tests {
     #[test]
     fn host_header_rules() {
         let addr: SocketAddr = "0.0.0.0:5004".parse().unwrap();
+        let hosts = HostPolicy::with_interfaces(&crate::config::ServerConfig::default(), || {
+            [IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))]
+                .into_iter()
+                .collect()
+        });
         let uri: axum::http::Uri = "/discover.json".parse().unwrap();
         let mut h = HeaderMap::new();
         h.insert(HOST, "10.1.2.3:5004".parse().unwrap());
-        assert_eq!(request_base(None, addr, &uri, &h), "http://10.1.2.3:5004");
         assert_eq!(
-            request_base(Some("http://x.lan:1/"), addr, &uri, &h),
+            request_base(None, addr, &hosts, &uri, &h),
+            "http://10.1.2.3:5004"
+        );
+        assert_eq!(
+            request_base(Some("http://x.lan:1/"), addr, &hosts, &uri, &h),
             "http://x.lan:1"
         );
         h.insert(HOST, "evil\"><x".parse().unwrap());
-        assert!(!request_base(None, addr, &uri, &h).contains("evil"));
+        assert!(!request_base(None, addr, &hosts, &uri, &h).contains("evil"));
+        // A name we are not (DNS rebinding), or an absolute-form URI
+        // pointing elsewhere, never becomes the base.
+        h.insert(HOST, "rebind.attacker.example:5004".parse().unwrap());
+        assert!(!request_base(None, addr, &hosts, &uri, &h).contains("attacker"));
+        h.insert(HOST, "10.1.2.3:5004".parse().unwrap());
+        let abs: axum::http::Uri = "http://elsewhere.example/lineup.json".parse().unwrap();
+        assert!(!request_base(None, addr, &hosts, &abs, &h).contains("elsewhere"));
         assert!(valid_host("[::1]:5004"));
         assert!(!valid_host(""));
     }

@@ -3,6 +3,7 @@
 //! small persistent settings (`kv`, here). The database file is created
 //! readable by its owner only.
 
+pub mod auth;
 pub mod events;
 pub mod guide;
 pub mod lineup;

@@ -27,10 +27,10 @@ COPY . .
 RUN cargo build --release --locked --bin streamforge
 
 FROM debian:bookworm-slim
-# busybox (818 KiB, needs only libc) gives the health check a wget: slim has
-# no curl or wget, and its /bin/sh is dash, which has no /dev/tcp.
+# No curl or wget on slim, and its /bin/sh is dash (no /dev/tcp): the
+# health check is the binary's own `streamforge healthcheck`.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates busybox \
+ && apt-get install -y --no-install-recommends ca-certificates \
       libavformat59 libavcodec59 libavutil57 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 999 streamforge \
@@ -47,12 +47,12 @@ ENV STREAMFORGE_SERVER_DATA_DIR=/data \
 VOLUME ["/data"]
 # HTTP (streams, Plex endpoints, API); HDHomeRun discovery; SSDP.
 EXPOSE 5004/tcp 65001/udp 1900/udp
-# Exec form, no shell. wget exits non-zero on a refused connection or a
-# non-2xx answer; Docker's --timeout bounds a hung one (busybox's own -T
-# crashes in bookworm's build). STREAMFORGE_SERVER_LISTEN above overrides
-# server.listen in the file; if you change the port, change it here too.
+# Exec form, no shell. `streamforge healthcheck` reads the same config and
+# STREAMFORGE_SERVER_LISTEN as `serve`, so it follows a changed port, and
+# exits non-zero on a refused connection, a timeout (3 s) or a non-2xx
+# answer from GET /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
-  CMD ["busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5004/healthz"]
+  CMD ["/usr/local/bin/streamforge", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/streamforge"]
 # Or pass --config /data/other.toml.
 CMD ["serve"]

@@ -14,7 +14,7 @@ pub mod error;
 pub mod sources;
 
 pub use error::ConfigError;
-use error::invalid;
+use error::{invalid, toml_error};
 pub use sources::{EpgConfig, SourceConfig, SourceKind, SyncConfig};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -330,16 +330,13 @@ impl Config {
         origin: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        // Parse errors quote the offending source line: redact URLs in it.
-        let parse_err = |origin: &str, e: &dyn std::fmt::Display| ConfigError::Parse {
-            origin: origin.to_string(),
-            message: crate::redact::redact_in_text(e.to_string().trim()),
-        };
+        // toml's own messages quote the offending line (the first line of
+        // `--config /etc/shadow`): say where instead, quoting nothing.
+        let parse_err = |origin: &str, e: &toml::de::Error| toml_error(origin, Some(text), e);
         let mut table: toml::Table = toml::from_str(text).map_err(|e| parse_err(origin, &e))?;
-        // The file alone must be valid: its errors are the file's.
-        let _: Config = toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e| parse_err(origin, &e))?;
+        // The file alone must be valid: its errors are the file's, with
+        // the position in it.
+        let _: Config = toml::from_str(text).map_err(|e| parse_err(origin, &e))?;
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("STREAMFORGE_") else {
                 continue;
@@ -380,15 +377,16 @@ impl Config {
             // Each variable is checked as it is applied, so an error names it.
             let checked: Result<Config, _> = toml::Value::Table(table.clone()).try_into();
             if let Err(e) = checked {
-                return Err(ConfigError::Parse {
-                    origin: format!("environment variable {name} (for {section}.{key})"),
-                    message: crate::redact::redact_in_text(e.to_string().trim()),
-                });
+                return Err(toml_error(
+                    &format!("environment variable {name} (for {section}.{key})"),
+                    None,
+                    &e,
+                ));
             }
         }
         let config: Config = toml::Value::Table(table)
             .try_into()
-            .map_err(|e| parse_err(origin, &e))?;
+            .map_err(|e| toml_error(origin, None, &e))?;
         config.validate()?;
         Ok(config)
     }

@@ -196,7 +196,27 @@ impl EventKind {
         }
     }
 
-    /// Logged as a warning rather than as information.
+    /// How loud the log subscriber is: WARN for trouble, INFO for a
+    /// session's, a sync's or the lineup's milestones, DEBUG for what
+    /// happened to one client (issue 12: a busy or hostile client base
+    /// must not write a line per client at INFO; the store keeps every
+    /// event whatever its level).
+    pub fn log_level(&self) -> tracing::Level {
+        if self.is_per_client() {
+            tracing::Level::DEBUG
+        } else if self.is_warning() {
+            tracing::Level::WARN
+        } else {
+            tracing::Level::INFO
+        }
+    }
+
+    /// About one client of a session, not the session itself.
+    pub fn is_per_client(&self) -> bool {
+        matches!(self, EventKind::ReaderDropped { .. })
+    }
+
+    /// Logged as a warning rather than as information (unless per client).
     pub fn is_warning(&self) -> bool {
         matches!(
             self,
@@ -391,10 +411,10 @@ fn log(e: &Event) {
     let channel = e.channel.as_deref().unwrap_or("-");
     let kind = e.kind.name();
     let detail = e.detail();
-    if e.kind.is_warning() {
-        tracing::warn!(channel, kind, %detail, "event");
-    } else {
-        tracing::info!(channel, kind, %detail, "event");
+    match e.kind.log_level() {
+        tracing::Level::WARN => tracing::warn!(channel, kind, %detail, "event"),
+        tracing::Level::INFO => tracing::info!(channel, kind, %detail, "event"),
+        _ => tracing::debug!(channel, kind, %detail, "event"),
     }
 }
 
@@ -434,9 +454,8 @@ mod tests {
         assert_eq!(c.detail(), serde_json::json!({}));
     }
 
-    #[test]
-    fn every_name_matches_the_serde_tag() {
-        let kinds = [
+    fn one_of_each_kind() -> Vec<EventKind> {
+        vec![
             EventKind::SessionStart { candidates: 1 },
             EventKind::SessionStop {
                 ran_ms: 0,
@@ -494,11 +513,66 @@ mod tests {
                 stale_channels: 0,
                 ms: 0,
             },
-        ];
-        for k in kinds {
+        ]
+    }
+
+    #[test]
+    fn every_name_matches_the_serde_tag() {
+        for k in one_of_each_kind() {
             let v = serde_json::to_value(&k).unwrap();
             assert_eq!(v["kind"], k.name());
         }
+    }
+
+    /// Issue 12: what one client did is DEBUG; sessions, failovers,
+    /// stalls, exhaustion and syncs keep their INFO/WARN lines.
+    #[test]
+    fn per_client_events_log_at_debug_issue_12() {
+        use tracing::Level;
+        let want = |k: &EventKind| match k.name() {
+            "reader_dropped" => Level::DEBUG,
+            "candidate_failed" | "stall" | "failover" | "exhausted" | "session_crashed"
+            | "sync_failed" => Level::WARN,
+            "session_start" | "session_stop" | "stall_recovered" | "sync_completed"
+            | "lineup_built" => Level::INFO,
+            other => panic!("no level decided for {other}"),
+        };
+        for k in one_of_each_kind() {
+            assert_eq!(k.log_level(), want(&k), "{}", k.name());
+        }
+    }
+
+    /// The log subscriber's lines at the default `info` filter: the
+    /// session start is there, the per-client drop is not.
+    #[test]
+    fn info_log_has_no_per_client_lines_issue_12() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<parking_lot::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            for k in one_of_each_kind() {
+                log(&Event::new(Some("101"), k));
+            }
+        });
+        let text = String::from_utf8(buf.0.lock().clone()).unwrap();
+        assert!(text.contains("kind=\"session_start\""), "{text}");
+        assert!(text.contains("kind=\"failover\""), "{text}");
+        assert!(!text.contains("reader_dropped"), "{text}");
     }
 
     #[tokio::test]

@@ -54,6 +54,21 @@ enum Command {
         #[arg(long)]
         source: Option<i64>,
     },
+    /// Exit 0 when the server answers `GET /healthz` with a 2xx (the
+    /// container health check: bookworm-slim has no curl, and its dash
+    /// has no /dev/tcp).
+    Healthcheck {
+        /// TOML config file (default: ./streamforge.toml when present);
+        /// its `server.listen` (and STREAMFORGE_SERVER_LISTEN) say where.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Check this URL instead of the configured address.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
     /// Set the admin password management (`/api`, the dashboard) asks for.
     /// Reads it from the terminal (twice), or one line from stdin when
     /// piped; stores its argon2 hash in the data directory (a running
@@ -129,6 +144,11 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Command::Urls { config } => urls(config),
+            Command::Healthcheck {
+                config,
+                url,
+                timeout,
+            } => healthcheck(config, url, timeout).await,
             Command::SetPassword { config, print } => set_password(config, print).await,
             Command::Token { action, config } => token(config, action).await,
             Command::Sync { config, source } => {
@@ -159,6 +179,56 @@ fn urls(config: Option<PathBuf>) -> anyhow::Result<()> {
     {
         println!("{line}");
     }
+    Ok(())
+}
+
+/// `streamforge healthcheck`: one GET of `/healthz` on the configured
+/// listen address (loopback when it is the unspecified address).
+async fn healthcheck(
+    config: Option<PathBuf>,
+    url: Option<String>,
+    timeout: f64,
+) -> anyhow::Result<()> {
+    let url = match url {
+        Some(u) => u,
+        None => {
+            let config = load_config(config)?;
+            let mut addr: std::net::SocketAddr =
+                config.server.listen.parse().context("server.listen")?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            format!("http://{addr}/healthz")
+        }
+    };
+    let shown = streamforge::redact::redact(&url);
+    let timeout = std::time::Duration::try_from_secs_f64(timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .context("--timeout must be a positive number of seconds")?;
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .no_proxy()
+        .build()
+        .context("building the HTTP client")?;
+    let status = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "GET {shown}: {}",
+                streamforge::redact::redact_in_text(&e.to_string())
+            )
+        })?
+        .status();
+    if !status.is_success() {
+        anyhow::bail!("GET {shown}: {status}");
+    }
+    println!("healthy: GET {shown}: {status}");
     Ok(())
 }
 

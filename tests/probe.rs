@@ -602,8 +602,8 @@ async fn redirects_are_reported_and_mp4_over_http_is_read() {
     let h = &ts.json()["health"];
     assert_eq!(h["io"], "direct");
     assert_eq!(h["http"]["redirects"][0]["status"], 302, "{h}");
-    // Redacted by allowlist (issue 9): `/ts/main` shows as `/ts/***`.
-    let main = up.ts_url("main").replace("/ts/main", "/ts/***");
+    // Redacted by allowlist (issues 9, 12): `/ts/main` shows as `/***/***`.
+    let main = up.ts_url("main").replace("/ts/main", "/***/***");
     assert_eq!(h["http"]["redirects"][0]["location"], main);
     assert_eq!(h["http"]["final_url"], main);
     let human = probe(&[&format!("http://{addr}/to-ts"), "--duration", "1"]).await;

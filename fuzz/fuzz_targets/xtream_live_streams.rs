@@ -1,19 +1,7 @@
-//! Any body: the list parsers return items or a typed error, never panic,
-//! and every stream they keep has a usable id and a name.
+//! Fuzz target: see `checks/xtream_live_streams.rs` for the invariants.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use streamforge::providers::xtream;
+#[path = "../checks/xtream_live_streams.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(list) = xtream::parse_live_streams(data) {
-        for s in &list.streams {
-            assert!(s.stream_id > 0);
-            assert!(!s.name.is_empty());
-            if let Some(c) = &s.category_id {
-                assert!(s.category_ids.first() == Some(c));
-            }
-        }
-    }
-    let _ = xtream::parse_categories(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

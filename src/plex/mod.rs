@@ -1,8 +1,8 @@
 //! Plex tuner emulation: the HDHomeRun identity (`device`), HTTP API
 //! (`hdhomerun`, with the 805/806/807 tune error codes), discovery
 //! (`discovery` codec + `udp` responder on 65001, `ssdp_msg` parser +
-//! `ssdp` responder, `advert` for what they announce, `responders` to
-//! run them), `playlist.m3u` (`playlist`), `epg.xml` (`epg`), escaping
+//! `ssdp` responder, `advert` for what they announce, `limit` for whom
+//! and how often they answer, `responders` to run them), `playlist.m3u` (`playlist`), `epg.xml` (`epg`), escaping
 //! (`xml`) and the advertised addresses (`urls`). Its routes need only
 //! [`PlexState`] (`state`); streams are `crate::http`'s. This file only
 //! declares and routes: nothing below imports it.
@@ -15,6 +15,7 @@ pub mod epg_cache;
 pub mod guide_cache;
 pub mod hdhomerun;
 pub mod hosts;
+pub mod limit;
 pub mod playlist;
 pub mod responders;
 pub mod ssdp;

@@ -1,10 +1,11 @@
 //! The running discovery responders (UDP 65001 and SSDP), started from the
 //! config and stopped as one, and the setup URLs logged at start-up.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::advert::Advert;
+use super::limit::Scope;
 use super::{ssdp, udp, urls};
 use crate::config::Config;
 
@@ -16,12 +17,14 @@ pub struct Advertisers {
 }
 
 impl Advertisers {
-    /// Starts what `config.discovery` enables on the standard ports. A port
-    /// that cannot be bound is a warning naming it, never an error: Plex
-    /// can always add the tuner by address.
+    /// Starts what `config.discovery` enables on the standard ports, on
+    /// the interfaces HTTP serves (HTTP on loopback: discovery on loopback
+    /// only). A port that cannot be bound is a warning naming it, never an
+    /// error: Plex can always add the tuner by address.
     pub async fn start(config: &Config, advert: Arc<Advert>) -> Self {
+        let scope = Scope::for_http(advert.http_addr.ip());
         let udp = if config.discovery.udp {
-            let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), udp::PORT);
+            let bind = SocketAddr::new(scope.bind_ip(), udp::PORT);
             match udp::UdpResponder::start(bind, Arc::clone(&advert)).await {
                 Ok(r) => Some(r),
                 Err(e) => {
@@ -36,7 +39,7 @@ impl Advertisers {
             None
         };
         let ssdp = if config.discovery.ssdp {
-            let opts = ssdp::SsdpOptions::standard();
+            let opts = ssdp::SsdpOptions::for_scope(scope);
             let bind = opts.bind;
             match ssdp::SsdpResponder::start(opts, Arc::clone(&advert)).await {
                 Ok(r) => Some(r),

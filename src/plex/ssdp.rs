@@ -3,11 +3,13 @@
 //! UUID, sends `NOTIFY ssdp:alive` periodically and `ssdp:byebye` when
 //! stopped. The messages are parsed and formatted by the pure functions of
 //! `ssdp_msg`; the bind address and the NOTIFY target are options so tests
-//! use 127.0.0.1:0.
+//! use 127.0.0.1:0. Answers go only to peers in the HTTP address's
+//! [`Scope`], within the [`ReplyLimiter`]'s budget, and at most
+//! [`PendingCaps`] of them wait for their MX delay at once.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use tokio::net::UdpSocket;
@@ -15,14 +17,20 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::advert::Advert;
+use super::limit::{Limits, PendingCaps, ReplyLimiter, Scope};
 pub use super::ssdp_msg::{
     GROUP, MAX_AGE, MSearch, PORT, ROOT_DEVICE, notify_alive, notify_byebye, parse_msearch,
     search_response, targets,
 };
+use super::udp::ScopeCache;
 
 /// Answers waiting for their random delay; more are dropped (a flood of
-/// M-SEARCH must not grow memory).
+/// M-SEARCH must not grow memory), and one source may hold only a few of
+/// them (a flood from one socket or host must not starve another's
+/// search: issue 12).
 const MAX_PENDING: usize = 64;
+const MAX_PENDING_PER_SOCKET: usize = 2;
+const MAX_PENDING_PER_IP: usize = 8;
 
 /// Where the responder listens and announces.
 #[derive(Debug, Clone)]
@@ -47,6 +55,25 @@ impl SsdpOptions {
             notify_every: Duration::from_secs(600),
         }
     }
+
+    /// The setup for HTTP serving `scope`: all interfaces as
+    /// [`standard`](Self::standard); loopback binds the loopback address
+    /// on 1900 and neither joins the group nor announces (nothing beyond
+    /// this machine may learn of us); one interface joins the group there
+    /// only, and announces from it.
+    pub fn for_scope(scope: Scope) -> Self {
+        let mut opts = Self::standard();
+        match scope {
+            Scope::All => {}
+            Scope::Loopback(ip) => {
+                opts.bind = SocketAddr::new(ip, PORT);
+                opts.join_multicast = false;
+                opts.notify_to = None;
+            }
+            Scope::Interface(_) => {}
+        }
+        opts
+    }
 }
 
 pub struct SsdpResponder {
@@ -55,7 +82,9 @@ pub struct SsdpResponder {
     task: Option<JoinHandle<()>>,
 }
 
-fn bind_socket(opts: &SsdpOptions) -> std::io::Result<UdpSocket> {
+/// Binds `opts.bind`; joins the group on `iface` (unspecified: the
+/// default interface).
+fn bind_socket(opts: &SsdpOptions, iface: Ipv4Addr) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(
         Domain::for_address(opts.bind),
@@ -68,15 +97,22 @@ fn bind_socket(opts: &SsdpOptions) -> std::io::Result<UdpSocket> {
     sock.set_nonblocking(true)?;
     sock.bind(&opts.bind.into())?;
     if opts.join_multicast {
-        sock.join_multicast_v4(&GROUP, &Ipv4Addr::UNSPECIFIED)?;
+        sock.join_multicast_v4(&GROUP, &iface)?;
         sock.set_multicast_ttl_v4(2)?;
+        if !iface.is_unspecified() {
+            sock.set_multicast_if_v4(&iface)?;
+        }
     }
     UdpSocket::from_std(sock.into())
 }
 
 impl SsdpResponder {
     pub async fn start(opts: SsdpOptions, advert: Arc<Advert>) -> std::io::Result<Self> {
-        let sock = bind_socket(&opts)?;
+        let iface = match Scope::for_http(advert.http_addr.ip()) {
+            Scope::Interface(std::net::IpAddr::V4(ip)) => ip,
+            _ => Ipv4Addr::UNSPECIFIED,
+        };
+        let sock = bind_socket(&opts, iface)?;
         let local_addr = sock.local_addr()?;
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(serve(Arc::new(sock), opts, advert, rx));
@@ -128,12 +164,22 @@ async fn serve(
     let udn = advert.device.udn();
     let all = targets("ssdp:all", &udn);
     let mut buf = vec![0u8; 2048];
-    let mut pending: JoinSet<()> = JoinSet::new();
+    let mut pending: JoinSet<SocketAddr> = JoinSet::new();
+    let mut caps = PendingCaps::new(MAX_PENDING_PER_SOCKET, MAX_PENDING_PER_IP, MAX_PENDING);
+    let scope = Scope::for_http(advert.http_addr.ip());
+    let mut in_scope = ScopeCache::new(scope);
+    let mut limiter = ReplyLimiter::new(Limits::DISCOVERY, Instant::now());
+    let mut last_refusal_log: Option<Instant> = None;
     let mut alive = tokio::time::interval(opts.notify_every);
     loop {
-        while pending.try_join_next().is_some() {}
+        while let Some(done) = pending.try_join_next() {
+            if let Ok(peer) = done {
+                caps.remove(peer);
+            }
+        }
         tokio::select! {
             _ = &mut stop => break,
+            Some(Ok(peer)) = pending.join_next(), if !pending.is_empty() => caps.remove(peer),
             _ = alive.tick() => {
                 if let Some(to) = opts.notify_to {
                     let location = format!("{}/device.xml", advert.advertised_base());
@@ -152,11 +198,23 @@ async fn serve(
                 };
                 let Some(search) = parse_msearch(&buf[..n]) else { continue };
                 let answers = targets(&search.st, &udn);
-                if answers.is_empty() {
+                if answers.is_empty() || !in_scope.serves(peer.ip()) {
                     continue;
                 }
-                if pending.len() >= MAX_PENDING {
-                    tracing::debug!(%peer, "SSDP: too many pending answers, dropping a search");
+                // The queue caps first (they cost no tokens), then the rate.
+                let refused = if !caps.try_add(peer) {
+                    Some("too many pending answers for this source")
+                } else if !limiter.allow(peer, Instant::now()) {
+                    caps.remove(peer);
+                    Some("over the reply rate")
+                } else {
+                    None
+                };
+                if let Some(why) = refused {
+                    if last_refusal_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        tracing::debug!(%peer, pending = caps.pending(), refused = limiter.refused, "SSDP: {why}, dropping a search");
+                        last_refusal_log = Some(Instant::now());
+                    }
                     continue;
                 }
                 tracing::debug!(%peer, st = %search.st, "answering SSDP M-SEARCH");
@@ -170,6 +228,7 @@ async fn serve(
                             tracing::debug!(%peer, "cannot send SSDP answer: {e}");
                         }
                     }
+                    peer
                 });
             }
         }
@@ -183,5 +242,23 @@ async fn serve(
         )
         .await;
         tracing::info!("SSDP: sent ssdp:byebye");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: HTTP on loopback keeps SSDP on loopback, silent on the LAN.
+    #[test]
+    fn options_follow_the_http_scope() {
+        let lo = "127.0.0.1".parse().unwrap();
+        let o = SsdpOptions::for_scope(Scope::Loopback(lo));
+        assert_eq!(o.bind, SocketAddr::new(lo, PORT));
+        assert!(!o.join_multicast && o.notify_to.is_none());
+        let o = SsdpOptions::for_scope(Scope::All);
+        assert!(o.bind.ip().is_unspecified() && o.join_multicast && o.notify_to.is_some());
+        let o = SsdpOptions::for_scope(Scope::Interface("192.168.1.5".parse().unwrap()));
+        assert!(o.bind.ip().is_unspecified() && o.join_multicast);
     }
 }

@@ -1,6 +1,8 @@
 //! The UDP 65001 discovery responder: receives discover requests
-//! (broadcast or unicast), answers unicast to the sender. The codec is in
-//! `discovery.rs`; this file is only the socket loop.
+//! (broadcast or unicast), answers unicast to the sender, only peers in
+//! the HTTP address's [`Scope`] and within the [`ReplyLimiter`]'s budget.
+//! The codec is in `discovery.rs`, the policies in `limit.rs`; this file
+//! is only the socket loop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +14,8 @@ use tokio::task::JoinHandle;
 
 use super::advert::Advert;
 use super::discovery::{self, MAX_FRAME, Reply};
+use super::limit::{Limits, ReplyLimiter, Scope};
+use super::urls::local_ip_towards;
 
 /// The port every HDHomeRun client broadcasts to.
 pub const PORT: u16 = 65001;
@@ -23,7 +27,8 @@ pub struct UdpResponder {
 }
 
 impl UdpResponder {
-    /// Binds `bind` (normally 0.0.0.0:65001) and starts answering.
+    /// Binds `bind` (normally the HTTP address's [`Scope::bind_ip`] on
+    /// port 65001) and starts answering the peers of that scope.
     pub async fn start(bind: SocketAddr, advert: Arc<Advert>) -> std::io::Result<Self> {
         let sock = UdpSocket::bind(bind).await?;
         // Requests arrive as broadcasts; replies go unicast, but allowing
@@ -76,6 +81,10 @@ pub fn reply_for(advert: &Advert, peer: SocketAddr) -> Reply {
 async fn serve(sock: UdpSocket, advert: Arc<Advert>, mut stop: oneshot::Receiver<()>) {
     let mut buf = vec![0u8; MAX_FRAME + 64];
     let mut last_warn: Option<Instant> = None;
+    let scope = Scope::for_http(advert.http_addr.ip());
+    let mut in_scope = ScopeCache::new(scope);
+    let mut limiter = ReplyLimiter::new(Limits::DISCOVERY, Instant::now());
+    let mut last_refusal_log: Option<Instant> = None;
     loop {
         let (n, peer) = tokio::select! {
             _ = &mut stop => break,
@@ -96,6 +105,16 @@ async fn serve(sock: UdpSocket, advert: Arc<Advert>, mut stop: oneshot::Receiver
         match discovery::respond(&buf[..n], advert.device.device_id, || {
             reply_for(&advert, peer)
         }) {
+            Ok(Some(_)) if !in_scope.serves(peer.ip()) => {
+                tracing::trace!(%peer, ?scope, "discovery request from outside the HTTP interface");
+            }
+            Ok(Some(_)) if !limiter.allow(peer, Instant::now()) => {
+                // At most one line every 10 s, however hard the flood.
+                if last_refusal_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    tracing::debug!(%peer, refused = limiter.refused, "UDP discovery: over the reply rate, not answering");
+                    last_refusal_log = Some(Instant::now());
+                }
+            }
             Ok(Some(reply)) => {
                 tracing::debug!(%peer, "answering HDHomeRun discovery");
                 if let Err(e) = sock.send_to(&reply, peer).await {
@@ -107,4 +126,34 @@ async fn serve(sock: UdpSocket, advert: Arc<Advert>, mut stop: oneshot::Receiver
         }
     }
     tracing::debug!("UDP discovery stopped");
+}
+
+/// [`Scope::serves`] remembered per peer IP, so a flood does not cost a
+/// route lookup per packet; bounded (cleared when full).
+pub(crate) struct ScopeCache {
+    scope: Scope,
+    seen: std::collections::HashMap<std::net::IpAddr, bool>,
+}
+
+impl ScopeCache {
+    const MAX: usize = 1024;
+
+    pub(crate) fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            seen: Default::default(),
+        }
+    }
+
+    pub(crate) fn serves(&mut self, peer: std::net::IpAddr) -> bool {
+        if let Some(&ok) = self.seen.get(&peer) {
+            return ok;
+        }
+        if self.seen.len() >= Self::MAX {
+            self.seen.clear();
+        }
+        let ok = self.scope.serves(peer, local_ip_towards);
+        self.seen.insert(peer, ok);
+        ok
+    }
 }

@@ -117,14 +117,17 @@ fn probe_file(
     t0: Instant,
     described: &mut dyn FnMut(&Described),
 ) -> Result<Report, ProbeError> {
+    // `shown`, redacted: an unparsable URL lands here as a "file", with
+    // its password (issue 12).
+    let shown = redact(shown);
     let file = std::fs::File::open(path).map_err(|error| ProbeError::File {
-        path: path.display().to_string(),
+        path: shown.clone(),
         error,
     })?;
     let cc = Arc::new(Mutex::new(Continuity::new()));
     let io = StreamIo::from_read_seek(FileReader::new(file, Arc::clone(&cc))).map_err(|e| {
         ProbeError::File {
-            path: path.display().to_string(),
+            path: shown.clone(),
             error: std::io::Error::other(e.to_string()),
         }
     })?;
@@ -134,7 +137,7 @@ fn probe_file(
     let mut opened = open_custom(io, Some(&name), &name, interrupt, opts.connect_timeout)
         .map_err(open_error(None))?;
     let open_ms = ms_since(t0);
-    let desc = report::described(&opened.input, shown, None);
+    let desc = report::described(&opened.input, &shown, None);
     described(&desc);
     let watch = Watch {
         live: false,
@@ -146,7 +149,7 @@ fn probe_file(
     drop(opened);
     let cc = std::mem::take(&mut *cc.lock());
     let end_ms = obs.end_ms;
-    let mut health = Health::new(shown, false, "direct", &obs, end_ms);
+    let mut health = Health::new(&shown, false, "direct", &obs, end_ms);
     health.timing_ms.open = Some(open_ms);
     health.set_media_bitrate(&obs.media, obs.media_end_ms());
     health.stalls_not_measured("a file has no arrival times");

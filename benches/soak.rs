@@ -1059,7 +1059,7 @@ async fn run() -> anyhow::Result<()> {
             format!("{hi:.1}"),
         ]
     };
-    let smp = samples.lock();
+    let smp: Vec<(f64, Res)> = samples.lock().clone();
     let mm = |f: &dyn Fn(&Res) -> f64| {
         let v: Vec<f64> = smp.iter().map(|(_, r)| f(r)).collect();
         (

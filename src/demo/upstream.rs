@@ -2,7 +2,9 @@
 //! paced in real time by their PCR (joined at the live point, looping), a
 //! live sliding-window HLS playlist cut at keyframes, and on command stalls
 //! (socket open, no bytes), closes, answers an HTTP error, never answers,
-//! or sends an HTML page or random bytes instead of media.
+//! sends an HTML page or random bytes instead of media, restarts its
+//! "encoder" (the stream jumps back to the start of the file) or trickles
+//! slower than real time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -48,6 +50,17 @@ pub enum Mode {
     /// restarts): continuity counters break, timestamps jump back. Once
     /// per connection; the file then plays on from its start.
     RestartAfter(u64),
+    /// The encoder restarted: playing connections jump back to the start
+    /// of the file (timestamps and continuity counters with it) and play
+    /// on from there in real time; new connections join that restarted
+    /// timeline. Each connection jumps once per [`Feed::set_mode`] call.
+    Restart,
+    /// Playing connections go on at the stream's byte rate but send seeded
+    /// random bytes instead of its packets; new connections get the same.
+    Corrupt,
+    /// A slow upstream: every connection gets at most this many bytes a
+    /// second (whole packets, in order), falling behind the live point.
+    Trickle(u64),
 }
 
 /// One TS file served live.
@@ -59,6 +72,10 @@ pub struct Feed {
     /// (first packet, end packet, duration ms) of each HLS segment.
     segments: Vec<(usize, usize, u64)>,
     mode: Mutex<Mode>,
+    /// When the last [`Mode::Restart`] was set.
+    restart_epoch: Mutex<Option<Instant>>,
+    /// Bumped by [`Feed::kick`]: playing connections opened before end.
+    kicks: AtomicU64,
     /// TS connections accepted (HLS segment fetches not included).
     pub connections: AtomicU64,
     pub active: AtomicU64,
@@ -169,6 +186,8 @@ impl Feed {
             duration_ms: duration_ms.max(1),
             segments,
             mode: Mutex::new(Mode::Play),
+            restart_epoch: Mutex::new(None),
+            kicks: AtomicU64::new(0),
             connections: AtomicU64::new(0),
             active: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
@@ -184,7 +203,18 @@ impl Feed {
     }
 
     pub fn set_mode(&self, m: Mode) {
+        if m == Mode::Restart {
+            *self.restart_epoch.lock() = Some(Instant::now());
+        }
         *self.mode.lock() = m;
+    }
+
+    /// Ends every playing connection (at its next tick); the mode decides
+    /// what reconnections get. With [`Mode::Status`], [`Mode::Html`],
+    /// [`Mode::Garbage`] or [`Mode::BlackHole`] this is an upstream that
+    /// drops the stream and then refuses it.
+    pub fn kick(&self) {
+        self.kicks.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn mode(&self) -> Mode {
@@ -348,22 +378,42 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
         Mode::Close => return ([(header::CONTENT_TYPE, "video/mp2t")], "").into_response(),
         _ => {}
     }
-    let started = inner.started;
     let connected = Instant::now();
-    let cursor = feed.live_index(started.elapsed());
+    let kicks = feed.kicks.load(Ordering::Relaxed);
+    // The timeline this connection follows: the feed's, or the one a
+    // restart began (a connection opened during a restart joins it).
+    let mut clock = Clock {
+        origin: inner.started,
+        epoch: None,
+    };
+    if feed.mode() == Mode::Restart {
+        clock.restart(*feed.restart_epoch.lock());
+    }
+    let cursor = feed.live_index(clock.origin.elapsed());
     let active = ActiveGuard::new(Arc::clone(&feed));
     // Packets sent are the live ones shifted by `shift` (an encoder
     // restart moves the byte stream back to the file's start).
-    let state = (feed, cursor, active, 0u64, false);
+    let state = (feed, cursor, active, (clock, 0u64), (0u64, false));
     let stream = futures_util::stream::unfold(
         state,
-        move |(feed, mut cursor, active, mut shift, mut restarted)| async move {
+        move |(feed, mut cursor, active, (mut clock, mut budget), (mut shift, mut restarted))| async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(10)).await;
-                let live = feed.live_index(started.elapsed());
+                if feed.kicks.load(Ordering::Relaxed) != kicks {
+                    return None;
+                }
+                let mode = feed.mode();
+                if mode == Mode::Restart {
+                    let epoch = *feed.restart_epoch.lock();
+                    if epoch.is_some() && epoch != clock.epoch {
+                        clock.restart(epoch);
+                        cursor = 0;
+                    }
+                }
+                let mut live = feed.live_index(clock.origin.elapsed());
                 let played = connected.elapsed().as_millis() as u64;
                 let mut restart_now = false;
-                match feed.mode() {
+                match mode {
                     Mode::Close => return None,
                     Mode::CloseAfter(ms) if played >= ms => return None,
                     Mode::Stall => {
@@ -372,7 +422,28 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
                     }
                     Mode::StallAfter(ms) if played >= ms => continue,
                     Mode::RestartAfter(ms) if played >= ms && !restarted => restart_now = true,
-                    _ => {}
+                    Mode::Trickle(bps) => {
+                        // 10 ms worth of the rate, whole packets, carried over.
+                        budget = budget.saturating_add(bps.div_ceil(100)).min(bps.max(188));
+                        let n = budget / TS_PACKET as u64;
+                        if n == 0 {
+                            continue;
+                        }
+                        live = live.min(cursor + n);
+                        budget -= (live.saturating_sub(cursor)) * TS_PACKET as u64;
+                    }
+                    _ => budget = 0,
+                }
+                if live > cursor && mode == Mode::Corrupt {
+                    use rand::{Rng, SeedableRng};
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(cursor);
+                    let n = (live - cursor) as usize * TS_PACKET;
+                    let junk: Vec<u8> = (0..n).map(|_| rng.r#gen::<u8>()).collect();
+                    cursor = live;
+                    return Some((
+                        Ok::<Bytes, std::io::Error>(Bytes::from(junk)),
+                        (feed, cursor, active, (clock, budget), (shift, restarted)),
+                    ));
                 }
                 if live > cursor {
                     let mut out = Vec::new();
@@ -394,7 +465,7 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
                         .fetch_add(body.len() as u64, Ordering::Relaxed);
                     return Some((
                         Ok::<Bytes, std::io::Error>(Bytes::from(body)),
-                        (feed, cursor, active, shift, restarted),
+                        (feed, cursor, active, (clock, budget), (shift, restarted)),
                     ));
                 }
             }
@@ -405,6 +476,23 @@ async fn serve_ts(State(inner): State<Arc<Inner>>, Path(name): Path<String>) -> 
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The origin a connection computes its live point from.
+#[derive(Clone, Copy)]
+struct Clock {
+    origin: Instant,
+    /// The restart it follows, if any.
+    epoch: Option<Instant>,
+}
+
+impl Clock {
+    fn restart(&mut self, epoch: Option<Instant>) {
+        if let Some(e) = epoch {
+            self.origin = e;
+            self.epoch = Some(e);
+        }
+    }
 }
 
 /// Counts a playing connection while its body lives.

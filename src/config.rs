@@ -94,8 +94,9 @@ pub struct ServerConfig {
     /// A connection serving a request that moves no byte for this long is
     /// closed (a stream is exempt while its bytes flow).
     pub idle_timeout_ms: u64,
-    /// `SO_SNDBUF` of client sockets in bytes; 0 leaves the kernel's
-    /// autotuning (which can hide seconds of a slow client's lag).
+    /// `SO_SNDBUF` of client sockets in bytes (Linux doubles it); 0 leaves
+    /// the kernel's autotuning, which can hide seconds of a slow client's
+    /// lag in up to 4 MiB.
     pub send_buffer_bytes: u32,
     /// The admin password's argon2 hash (PHC string, as `streamforge
     /// set-password --print` prints it). Wins over one stored by
@@ -119,7 +120,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             header_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
-            send_buffer_bytes: 0,
+            send_buffer_bytes: 65_536,
             admin_password_hash: None,
             allowed_hosts: Vec::new(),
         }

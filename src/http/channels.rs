@@ -125,7 +125,7 @@ async fn list_channels(State(st): State<ChannelsState>, Query(p): Query<Page>) -
             };
             json!({
                 "id": c.id, "number": c.number, "name": c.name, "enabled": c.enabled,
-                "guide_id": c.guide_id, "logo": c.logo, "group": c.group,
+                "guide_id": c.guide_id, "logo": c.logo.as_deref().map(shown_logo), "group": c.group,
                 "match_status": status, "candidates": candidates,
             })
         })
@@ -324,4 +324,15 @@ async fn rebuild(State(st): State<ChannelsState>) -> Response {
         Json(json!({ "rebuild": "requested" })),
     )
         .into_response()
+}
+
+/// A logo URL as the API shows it: as is, unless it carries credentials
+/// (user info, or a query, where provider tokens go); then redacted.
+fn shown_logo(logo: &str) -> String {
+    match url::Url::parse(logo) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() || u.query().is_some() => {
+            crate::redact::redact(logo)
+        }
+        _ => logo.to_string(),
+    }
 }

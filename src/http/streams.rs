@@ -133,7 +133,7 @@ async fn serve_channel(st: StreamState, number: &str) -> Response {
     let t0 = Instant::now();
     match st.sessions.tune(&ch).await {
         Ok((reader, guard)) => {
-            tracing::info!(channel = %ch.number, wait_ms = t0.elapsed().as_millis() as u64, "client streaming");
+            tracing::debug!(channel = %ch.number, wait_ms = t0.elapsed().as_millis() as u64, "client streaming");
             let body = client_body(reader, guard, st.events.clone());
             Response::builder()
                 .status(StatusCode::OK)

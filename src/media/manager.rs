@@ -75,7 +75,7 @@ pub struct ClientGuard {
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         let left = self.shared.clients.fetch_sub(1, Ordering::AcqRel) - 1;
-        tracing::info!(channel = %self.channel, clients = left, "client left");
+        tracing::debug!(channel = %self.channel, clients = left, "client left");
         if left == 0 {
             self.sessions.arm_linger(&self.channel, &self.shared);
         }
@@ -181,7 +181,7 @@ impl Sessions {
         {
             e.generation.fetch_add(1, Ordering::AcqRel);
             let n = e.shared.clients.fetch_add(1, Ordering::AcqRel) + 1;
-            tracing::info!(channel = %ch.number, clients = n, "client joined running session");
+            tracing::debug!(channel = %ch.number, clients = n, "client joined running session");
             return Ok((Arc::clone(&e.shared), e.join_behind, e.max_lag));
         }
         // Ended sessions (exhausted) give their tuner back.

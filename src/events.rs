@@ -534,7 +534,7 @@ mod tests {
             "candidate_failed" | "stall" | "failover" | "exhausted" | "session_crashed"
             | "sync_failed" => Level::WARN,
             "session_start" | "session_stop" | "stall_recovered" | "sync_completed"
-            | "lineup_built" => Level::INFO,
+            | "lineup_built" | "discontinuity" => Level::INFO,
             other => panic!("no level decided for {other}"),
         };
         for k in one_of_each_kind() {

@@ -342,8 +342,7 @@ async fn serve(config: Option<PathBuf>, demo: bool) -> anyhow::Result<()> {
     } else {
         (None, config)
     };
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
+    let listener = streamforge::http::server::listen(&config.server.listen)
         .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
     let addr = listener.local_addr()?;
     if demo {

@@ -82,6 +82,29 @@ impl Limits {
     }
 }
 
+/// Connections the kernel may queue before we accept them. Under a flood
+/// of reconnects a short queue drops SYNs, and a dropped SYN costs the
+/// client a 1 s retransmit (the kernel caps it at `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (`host:port`) with [`LISTEN_BACKLOG`] and `SO_REUSEADDR`.
+pub fn listen(addr: &str) -> io::Result<TcpListener> {
+    let addr: SocketAddr = addr.parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not an address like 0.0.0.0:5004",
+        )
+    })?;
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(LISTEN_BACKLOG)
+}
+
 /// Raises the soft open-files limit to the hard one; returns the limit in
 /// force (logged).
 pub fn raise_open_files_limit() -> u64 {

@@ -5,12 +5,13 @@
 //! An allowlist, not a guess at secret shapes: what is shown is the
 //! scheme, host and port, a first path segment from [`SAFE_FIRST_SEGMENTS`],
 //! a last segment that is a stream number, and query names from
-//! [`SAFE_QUERY_NAMES`]; everything else is `***`. A shape nobody thought
+//! [`SECRET_PARAMS`] or [`PLAIN_QUERY_NAMES`]; everything else is `***`. A shape nobody thought
 //! of loses its secret by default.
 
 use url::Url;
 
-/// Query parameters whose values are secrets (for [`has_credentials`]).
+/// Query parameters whose values are secrets (for [`has_credentials`]);
+/// their names are shown, their values never.
 const SECRET_PARAMS: &[&str] = &[
     "username",
     "password",
@@ -66,29 +67,10 @@ pub const SAFE_FIRST_SEGMENTS: &[&str] = &[
     "index.m3u8",
 ];
 
-/// Query names shown (compared case-insensitively; their values never
-/// are). Any other name, which could itself be a token (`?s3cret`), is
-/// `***`.
-pub const SAFE_QUERY_NAMES: &[&str] = &[
-    "username",
-    "password",
-    "user",
-    "pass",
-    "passwd",
-    "pwd",
-    "u",
-    "p",
-    "token",
-    "auth",
-    "key",
-    "apikey",
-    "api_key",
-    "access_token",
-    "access-token",
-    "secret",
-    "passcode",
-    "signature",
-    "sig",
+/// Query names shown besides [`SECRET_PARAMS`]' (compared
+/// case-insensitively; their values never are). Any other name, which
+/// could itself be a token (`?s3cret`), is `***`.
+pub const PLAIN_QUERY_NAMES: &[&str] = &[
     "type",
     "output",
     "action",
@@ -107,7 +89,7 @@ const SAFE_QUERY_PREFIXES: &[&str] = &["x-amz-"];
 /// becomes `***:***`, the path keeps a first segment from
 /// [`SAFE_FIRST_SEGMENTS`] and a last segment that is a plain number (a
 /// stream id, `123.ts`), every other segment is `***`, every query value
-/// is `***` (names from [`SAFE_QUERY_NAMES`] stay), a fragment is `#***`.
+/// is `***` (names from [`SECRET_PARAMS`] and [`PLAIN_QUERY_NAMES`] stay), a fragment is `#***`.
 /// `/live/U/P/1.ts`, `/iptv/live/U/P/2.ts`, `/U/P/abc.ts`, `?u=U&p=P`,
 /// `/token/T/…` and `#password=…` all lose their secrets. Text that is
 /// not a URL is returned unchanged when it has no `://`, and as
@@ -185,7 +167,8 @@ fn is_stream_number(seg: &str) -> bool {
 /// A query name as shown: itself when on the allowlist, else `***`.
 fn safe_query_name(name: &str) -> &str {
     let lower = name.to_ascii_lowercase();
-    let known = SAFE_QUERY_NAMES.contains(&lower.as_str())
+    let known = SECRET_PARAMS.contains(&lower.as_str())
+        || PLAIN_QUERY_NAMES.contains(&lower.as_str())
         || SAFE_QUERY_PREFIXES.iter().any(|p| {
             lower.starts_with(p)
                 && lower.len() <= 40

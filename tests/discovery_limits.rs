@@ -54,6 +54,14 @@ async fn drain(sock: &UdpSocket, quiet: Duration) -> Vec<Vec<u8>> {
     got
 }
 
+/// An HTTP address to advertise: a port the kernel handed out on
+/// 127.0.0.1 (nothing listens on it; the replies only name it).
+fn http_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+}
+
 /// The most a single socket may be sent in `elapsed`: its burst plus its
 /// rate over the time (rounded up), by the budget the responders use.
 fn socket_budget(elapsed: Duration) -> usize {
@@ -63,12 +71,9 @@ fn socket_budget(elapsed: Duration) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn udp_discovery_replies_are_rate_limited_per_source_issue_12() {
-    let responder = UdpResponder::start(
-        "127.0.0.1:0".parse().unwrap(),
-        advert("127.0.0.1:5004".parse().unwrap()),
-    )
-    .await
-    .unwrap();
+    let responder = UdpResponder::start("127.0.0.1:0".parse().unwrap(), advert(http_addr()))
+        .await
+        .unwrap();
     let to = responder.local_addr();
     let flood = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let t0 = Instant::now();
@@ -111,12 +116,9 @@ async fn udp_discovery_ignores_peers_outside_the_http_interface_issue_12() {
     responder.stop().await;
     // The same request to a loopback-scoped responder is answered: the
     // silence above is the scope, not a broken request.
-    let responder = UdpResponder::start(
-        "127.0.0.1:0".parse().unwrap(),
-        advert("127.0.0.1:5004".parse().unwrap()),
-    )
-    .await
-    .unwrap();
+    let responder = UdpResponder::start("127.0.0.1:0".parse().unwrap(), advert(http_addr()))
+        .await
+        .unwrap();
     client
         .send_to(&request(), responder.local_addr())
         .await
@@ -135,7 +137,7 @@ async fn ssdp_flood_from_one_socket_does_not_starve_another_issue_12() {
         notify_to: None,
         notify_every: Duration::from_secs(3600),
     };
-    let ssdp = SsdpResponder::start(opts, advert("127.0.0.1:5004".parse().unwrap()))
+    let ssdp = SsdpResponder::start(opts, advert(http_addr()))
         .await
         .unwrap();
     let to = ssdp.local_addr();

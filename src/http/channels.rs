@@ -330,7 +330,7 @@ async fn rebuild(State(st): State<ChannelsState>) -> Response {
 /// (user info, or a query, where provider tokens go); then redacted.
 fn shown_logo(logo: &str) -> String {
     match url::Url::parse(logo) {
-        Ok(u) if !u.username().is_empty() || u.password().is_some() || u.query().is_some() => {
+        Ok(u) if crate::redact::has_credentials(&u) || u.query().is_some() => {
             crate::redact::redact(logo)
         }
         _ => logo.to_string(),

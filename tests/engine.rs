@@ -378,24 +378,7 @@ async fn credentials_never_reach_logs_or_api_and_sigterm_stops() {
         up.addr,
         up.ts_url("main")
     );
-    let cfg = tmp.path().join("c.toml");
-    std::fs::write(&cfg, toml).unwrap();
-    let log = tmp.path().join("log.txt");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..300 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (mut child, base, log) = spawn_serve(tmp.path(), &toml, port).await;
     let cap = Capture::start(&format!("{base}/auto/v7")).await;
     assert_eq!(cap.status, 200);
     cap.wait_bytes(20_000, 10 * SECS).await;

@@ -57,24 +57,7 @@ async fn planted_credentials_reach_no_body_event_or_log_issue_12() {
          [[channel]]\nnumber = \"7\"\nname = \"Leaky\"\nstreams = [{streams}]\n",
         tmp.path().display(),
     );
-    let cfg = tmp.path().join("c.toml");
-    std::fs::write(&cfg, toml).unwrap();
-    let log = tmp.path().join("log.txt");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..500 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (mut child, base, log) = spawn_serve(tmp.path(), &toml, port).await;
     let client = reqwest::Client::new();
     let mut served = String::new();
     // The tune fails on every candidate: a 503 with a tuner error code.

@@ -579,3 +579,32 @@ pub fn thread_names() -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// `streamforge serve` as a child process on `toml` (written to
+/// `dir/c.toml`) at debug log level, its log in `dir/log.txt`; returns
+/// once `/healthz` on `127.0.0.1:port` answers (or after 10 s).
+pub async fn spawn_serve(
+    dir: &std::path::Path,
+    toml: &str,
+    port: u16,
+) -> (std::process::Child, String, PathBuf) {
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, toml).unwrap();
+    let log = dir.join("log.txt");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_streamforge"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..500 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, base, log)
+}

@@ -249,6 +249,17 @@ fn read_new_password() -> anyhow::Result<String> {
     Ok(pw)
 }
 
+async fn open_store(config: &Config) -> anyhow::Result<streamforge::store::Store> {
+    streamforge::store::Store::open(&config.server.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database in {}",
+                config.server.data_dir.display()
+            )
+        })
+}
+
 async fn set_password(config: Option<PathBuf>, print: bool) -> anyhow::Result<()> {
     let config = load_config(config)?;
     let pw = read_new_password()?;
@@ -257,14 +268,7 @@ async fn set_password(config: Option<PathBuf>, print: bool) -> anyhow::Result<()
         println!("{hash}");
         return Ok(());
     }
-    let store = streamforge::store::Store::open(&config.server.data_dir)
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database in {}",
-                config.server.data_dir.display()
-            )
-        })?;
+    let store = open_store(&config).await?;
     store.set_admin_password_hash(&hash).await?;
     store.close().await;
     eprintln!(
@@ -282,14 +286,7 @@ async fn set_password(config: Option<PathBuf>, print: bool) -> anyhow::Result<()
 async fn token(config: Option<PathBuf>, action: TokenAction) -> anyhow::Result<()> {
     use streamforge::http::auth::{random_token, sha256_hex};
     let config = load_config(config)?;
-    let store = streamforge::store::Store::open(&config.server.data_dir)
-        .await
-        .with_context(|| {
-            format!(
-                "opening the database in {}",
-                config.server.data_dir.display()
-            )
-        })?;
+    let store = open_store(&config).await?;
     let result = match action {
         TokenAction::Create { name } => {
             anyhow::ensure!(

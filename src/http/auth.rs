@@ -170,6 +170,18 @@ impl Auth {
         (token, csrf)
     }
 
+    /// Opens a session under `hash` and answers with its cookie and CSRF
+    /// token (after a login, or a new password).
+    fn session_response(&self, hash: &str) -> Response {
+        let (token, csrf) = self.open_session(hash);
+        let mut r = Json(json!({ "csrf": csrf })).into_response();
+        r.headers_mut().insert(
+            header::SET_COOKIE,
+            self.session_cookie(&token, SESSION_TTL.as_secs()),
+        );
+        r
+    }
+
     fn session_cookie(&self, token: &str, max_age: u64) -> HeaderValue {
         let secure = if self.secure_cookie { "; Secure" } else { "" };
         HeaderValue::from_str(&format!(
@@ -514,13 +526,7 @@ async fn login(
         tracing::warn!(peer = %ip, "failed admin login");
         return refuse(StatusCode::UNAUTHORIZED, "wrong password".to_string());
     }
-    let (token, csrf) = auth.open_session(&hash);
-    let mut r = Json(json!({ "csrf": csrf })).into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        auth.session_cookie(&token, SESSION_TTL.as_secs()),
-    );
-    r
+    auth.session_response(&hash)
 }
 
 async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
@@ -578,13 +584,7 @@ async fn set_password(State(auth): State<Arc<Auth>>, Json(body): Json<PasswordBo
     *auth.stored.lock() = Some((Instant::now(), Some(hash.clone())));
     auth.sessions.lock().clear();
     tracing::info!("admin password changed; every session ended");
-    let (token, csrf) = auth.open_session(&hash);
-    let mut r = Json(json!({ "csrf": csrf })).into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        auth.session_cookie(&token, SESSION_TTL.as_secs()),
-    );
-    r
+    auth.session_response(&hash)
 }
 
 async fn list_tokens(State(auth): State<Arc<Auth>>) -> Response {

@@ -12,6 +12,7 @@ use ffmpeg::format::context::Input;
 use ffmpeg::media::Type as MediaType;
 use ffmpeg_next as ffmpeg;
 
+use super::batch::Batching;
 use super::budget::Permit;
 use super::reach::{self, Reach};
 use crate::redact::redact;
@@ -35,6 +36,8 @@ pub struct Interrupt {
     cancelled: AtomicBool,
     /// A session-wide stop flag (shutdown) shared by all of its inputs.
     stop: Arc<AtomicBool>,
+    /// Read batching, armed by the demux thread for a live input.
+    pub batch: Batching,
 }
 
 impl Interrupt {
@@ -44,12 +47,26 @@ impl Interrupt {
             deadline_hit: AtomicBool::new(false),
             cancelled: AtomicBool::new(false),
             stop,
+            batch: Batching::default(),
         })
     }
 
+    /// A packet arrived: the deadline moves to `timeout` from now.
     pub fn extend(&self, timeout: Duration) {
+        let now = now_ms();
         self.deadline_ms
-            .store(now_ms() + timeout.as_millis() as u64, Ordering::Relaxed);
+            .store(now + timeout.as_millis() as u64, Ordering::Relaxed);
+        self.batch.data(now);
+    }
+
+    /// libavformat's interrupt callback: abort, or (a live input, between
+    /// reads) let a batch of data gather first ([`Batching::before_wait`]).
+    pub fn callback(&self) -> bool {
+        if self.should_abort() {
+            return true;
+        }
+        self.batch.before_wait(now_ms());
+        false
     }
 
     pub fn cancel(&self) {
@@ -341,7 +358,7 @@ pub fn open(url: &str, opts: &OpenOptions, interrupt: Arc<Interrupt>) -> Result<
     }
     let cb = Arc::clone(&interrupt);
     let reach = Arc::new(Reach::for_url(url));
-    let input = reach::open_input(&target, move || cb.should_abort(), dict, Arc::clone(&reach))
+    let input = reach::open_input(&target, move || cb.callback(), dict, Arc::clone(&reach))
         .map_err(|e| match reach.refusal() {
             Some(why) => OpenError::Other {
                 url: redact(url),
@@ -413,37 +430,44 @@ pub fn open_in_background(
     open_in_background_holding(name, url, opts, interrupt, None)
 }
 
-/// Open threads alive at once, process-wide. A live open normally ends
-/// within its connect timeout; only opens stuck where no interrupt reaches
-/// (DNS) outlive their callers, and past this many new opens are refused
-/// rather than piling up threads.
-pub const MAX_OPEN_THREADS: usize = 64;
+/// Abandoned open threads allowed at once, process-wide. A live open
+/// normally ends within its connect timeout; only opens stuck where no
+/// interrupt reaches (DNS) outlive their callers, and past this many new
+/// opens are refused rather than piling up threads. Opens whose callers
+/// still wait are not counted: 100 channels starting at once (a server
+/// restart with every client reconnecting) are 100 live opens, bounded by
+/// the tuner count.
+pub const MAX_ABANDONED_OPENS: usize = 64;
 
-/// Every open thread not yet joined. Pruned (joined) at each spawn and by
+/// Every open thread not yet joined, with its interrupt (cancelled or
+/// stopped once its caller gave up). Pruned (joined) at each spawn and by
 /// [`join_open_threads`] at shutdown. The lock is held only to push or
 /// partition handles.
-static OPEN_THREADS: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>> =
-    parking_lot::Mutex::new(Vec::new());
+type OpenThread = (std::thread::JoinHandle<()>, Arc<Interrupt>);
+static OPEN_THREADS: parking_lot::Mutex<Vec<OpenThread>> = parking_lot::Mutex::new(Vec::new());
 
-/// Joins the open threads that have finished; answers how many still run.
-fn reap_open_threads() -> usize {
+/// Joins the open threads that have finished; answers how many still run
+/// and how many of those were abandoned by their callers.
+fn reap_open_threads() -> (usize, usize) {
     let done: Vec<_> = {
         let mut g = OPEN_THREADS.lock();
         let (done, running) = std::mem::take(&mut *g)
             .into_iter()
-            .partition(|h| h.is_finished());
+            .partition(|(h, _)| h.is_finished());
         *g = running;
         done
     };
-    for h in done {
+    for (h, _) in done {
         let _ = h.join();
     }
-    OPEN_THREADS.lock().len()
+    let g = OPEN_THREADS.lock();
+    let abandoned = g.iter().filter(|(_, i)| i.is_stopping()).count();
+    (g.len(), abandoned)
 }
 
 /// Open threads still running (abandoned opens included).
 pub fn open_threads() -> usize {
-    reap_open_threads()
+    reap_open_threads().0
 }
 
 /// At shutdown: waits up to `timeout` for every open thread to end (their
@@ -452,7 +476,7 @@ pub fn open_threads() -> usize {
 pub fn join_open_threads(timeout: Duration) -> usize {
     let deadline = Instant::now() + timeout;
     loop {
-        let left = reap_open_threads();
+        let left = reap_open_threads().0;
         if left == 0 || Instant::now() >= deadline {
             return left;
         }
@@ -472,14 +496,15 @@ pub fn open_in_background_holding(
     permit: Option<Permit>,
 ) -> crossbeam_channel::Receiver<Result<Opened, OpenError>> {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let pending = reap_open_threads();
-    if pending >= MAX_OPEN_THREADS {
+    let (_, pending) = reap_open_threads();
+    if pending >= MAX_ABANDONED_OPENS {
         let _ = tx.send(Err(OpenError::TooManyPending {
             url: redact(&url),
             pending,
         }));
         return rx;
     }
+    let watched = Arc::clone(&interrupt);
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
         let opened = open(&url, &opts, interrupt).map(|mut o| {
             o.permit = permit;
@@ -490,7 +515,7 @@ pub fn open_in_background_holding(
         let _ = tx.send(opened);
     });
     match spawned {
-        Ok(h) => OPEN_THREADS.lock().push(h),
+        Ok(h) => OPEN_THREADS.lock().push((h, watched)),
         Err(e) => {
             let (tx, rx) = crossbeam_channel::bounded(1);
             let _ = tx.send(Err(OpenError::Other {
@@ -549,5 +574,75 @@ mod local_tests {
         assert_eq!(local_path("file:/srv/a.ts"), Some("/srv/a.ts"));
         assert_eq!(local_path("http://h/a.ts"), None);
         assert_eq!(local_path("pipe:0"), None);
+    }
+}
+
+#[cfg(test)]
+mod open_backlog_tests {
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Issue 11: 100 channels starting at once were refused past 64 opens
+    /// in flight ("64 abandoned opens still pending") although none had
+    /// been abandoned. Only opens whose callers gave up count.
+    #[test]
+    fn many_live_opens_at_once_are_not_refused() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        // An upstream that accepts and never answers.
+        let held = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let keep = Arc::clone(&held);
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                keep.lock().push(s);
+            }
+        });
+        let n = MAX_ABANDONED_OPENS + 8;
+        let stop = Arc::new(AtomicBool::new(false));
+        let opts = OpenOptions {
+            connect_timeout: Duration::from_secs(30),
+            user_agent: "test".into(),
+            referrer: None,
+            protocols: Some(REMOTE_PROTOCOLS),
+            skip_fps_probe: true,
+        };
+        let opens: Vec<_> = (0..n)
+            .map(|i| {
+                let irq = Interrupt::new(Arc::clone(&stop), opts.connect_timeout);
+                open_in_background(
+                    format!("t-open-{i}"),
+                    format!("http://{addr}/s{i}.ts"),
+                    opts.clone(),
+                    irq,
+                )
+            })
+            .collect();
+        let t = Instant::now();
+        while held.lock().len() < n {
+            let refused: Vec<String> = opens
+                .iter()
+                .filter_map(|rx| rx.try_recv().ok())
+                .map(|r| r.err().map_or("opened".into(), |e| e.to_string()))
+                .collect();
+            assert!(refused.is_empty(), "opens refused: {refused:?}");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "only {} of {n} opens reached the upstream",
+                held.lock().len()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Every one is still waiting for the upstream's answer.
+        assert!(opens.iter().all(|rx| rx.try_recv().is_err()));
+        // Their session stops: every open ends, none is left behind.
+        stop.store(true, Ordering::Relaxed);
+        for rx in opens {
+            let r = rx.recv_timeout(Duration::from_secs(10));
+            assert!(matches!(r, Ok(Err(_))), "{:?}", r.map(|o| o.err()));
+        }
     }
 }

@@ -4,9 +4,10 @@
 //! failover policy (`session`, `standby`), the provider connection budget
 //! (`budget`) and the session registry (`manager`). Imports run one way:
 //! manager → session → standby → upstream → input/remux → ring → ts, and
-//! input → budget (a leaf). The `probe` command uses this pipeline from
+//! input → budget and input → batch (read batching), both leaves. The `probe` command uses this pipeline from
 //! outside (`crate::probe`).
 
+pub mod batch;
 pub mod budget;
 pub mod health;
 pub mod input;

@@ -180,10 +180,14 @@ impl Ring {
         self.end_tx.send_replace(end);
     }
 
-    /// Publishes everything written so far.
+    /// Publishes everything written so far (readers are woken only when
+    /// there was something).
     pub fn flush(&self) {
         let end = {
             let mut g = self.inner.lock();
+            if g.pending.is_empty() {
+                return;
+            }
             g.publish(Instant::now(), self.capacity as u64, self.max_age);
             g.end
         };

@@ -20,6 +20,7 @@ use ffmpeg::Packet;
 use ffmpeg_next as ffmpeg;
 use parking_lot::Mutex;
 
+use super::batch;
 use super::budget::{AccountId, ConnectionBudget, Holder, Permit};
 use super::health::{Phase, Shared, State};
 use super::input::{self, Interrupt, OpenOptions, Opened};
@@ -300,7 +301,10 @@ impl Runner {
         });
         self.shared.set_state(State::Ended);
         self.shared.ring.close();
-        let _ = watchdog.map(|w| w.join());
+        if let Some(w) = watchdog {
+            w.thread().unpark();
+            let _ = w.join();
+        }
         self.ev(EventKind::SessionStop {
             ran_ms: started.elapsed().as_millis() as u64,
             bytes_in: self.shared.bytes_in.load(Ordering::Relaxed),
@@ -526,6 +530,7 @@ impl Runner {
     /// Reads and writes packets until the live input ends.
     fn pump(&mut self, cur: &mut Live) -> ReadEnd {
         let failover_after = self.plan.failover_after();
+        let mut next_tune = 0;
         loop {
             let pkt = match read_packet(&mut cur.opened) {
                 Ok(p) => p,
@@ -549,6 +554,12 @@ impl Runner {
                 cur.opened
                     .interrupt
                     .extend(failover_after + Duration::from_millis(cur.lead_ms));
+                let now = input::now_ms();
+                if now >= next_tune {
+                    next_tune = now + batch::TUNE_EVERY_MS;
+                    let rate = self.shared.bitrate_bps();
+                    cur.opened.interrupt.batch.tune(&cur.opened.input, rate);
+                }
             }
             let dropped = cur.sanitize.dropped;
             let (out, disc) = cur.sanitize.push(kind, p);

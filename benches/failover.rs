@@ -798,7 +798,7 @@ fn print_targets(results: &[Vec<RunResult>]) {
 
 async fn rss_bench(list: &str) -> anyhow::Result<()> {
     require_ffmpeg()?;
-    let feed = feed_4mbit()?;
+    let feed = feed_4mbit(10)?;
     let secs = knob("SF_BENCH_RSS_SECS", 25);
     let mut table = Table::new(
         &format!(

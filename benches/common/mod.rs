@@ -580,17 +580,17 @@ impl Table {
     }
 }
 
-/// A 4 Mbit/s feed: 720p25 H.264 CBR (filler NALs), AAC 128k, 10 s.
-pub fn feed_4mbit() -> anyhow::Result<bytes::Bytes> {
+/// A 4 Mbit/s feed: 720p25 H.264 CBR (filler NALs), AAC 128k, `secs` long.
+pub fn feed_4mbit(secs: u32) -> anyhow::Result<bytes::Bytes> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("4m.ts");
     let args = "-v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 \
-        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000 -t SECS \
         -c:v libx264 -preset ultrafast -g 50 -b:v 3800k -minrate 3800k \
         -maxrate 3800k -bufsize 2000k -x264-params nal-hrd=cbr \
         -c:a aac -b:a 128k -f mpegts";
     let ok = std::process::Command::new("ffmpeg")
-        .args(args.split_whitespace())
+        .args(args.replace("SECS", &secs.to_string()).split_whitespace())
         .arg(&path)
         .status()?
         .success();

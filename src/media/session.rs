@@ -531,6 +531,7 @@ impl Runner {
     fn pump(&mut self, cur: &mut Live) -> ReadEnd {
         let failover_after = self.plan.failover_after();
         let mut next_tune = 0;
+        let batch_len = batch::batch_for(self.plan.stream.stall_detect_ms);
         loop {
             let pkt = match read_packet(&mut cur.opened) {
                 Ok(p) => p,
@@ -557,8 +558,10 @@ impl Runner {
                 let now = input::now_ms();
                 if now >= next_tune {
                     next_tune = now + batch::TUNE_EVERY_MS;
-                    let rate = self.shared.bitrate_bps();
-                    cur.opened.interrupt.batch.tune(&cur.opened.input, rate);
+                    let b = &cur.opened.interrupt.batch;
+                    let ring = Arc::clone(&self.shared.ring);
+                    b.before_sleep(move || ring.flush());
+                    b.tune(&cur.opened.input, self.shared.bitrate_bps(), batch_len);
                 }
             }
             let dropped = cur.sanitize.dropped;

@@ -119,6 +119,7 @@ async fn run() -> anyhow::Result<()> {
         print_config(t, rs);
     }
     print_rebuffering(&results);
+    print_splicing(&results);
     print_targets(&results);
     Ok(())
 }
@@ -162,6 +163,11 @@ struct RunResult {
     upstream_av_at_cut_ms: Option<f64>,
     /// Media (s) the joining client got in its first second.
     join_burst_s: f64,
+    /// What StreamForge's first client got: PIDs with payload, and
+    /// continuity-counter errors over the whole capture.
+    sf_ts: Option<TsCheck>,
+    /// What a byte-splicing relay delivered at the same stall.
+    splice: Option<SpliceResult>,
     /// Rebuffering seconds per BUFFERS_S, first client and joining client.
     rebuf_first: Vec<Option<Sim>>,
     rebuf_join: Vec<Option<Sim>>,
@@ -183,9 +189,16 @@ async fn one_run(
     // upstream had sent when it stalled.
     let relay = http_capture(client, up.ts_url(&format!("p{ch}")), epoch, true);
     let dump = std::env::var("SF_BENCH_DUMP").ok();
-    if dump.is_some() {
-        first.cap.lock().data = Some(Vec::new());
-    }
+    first.cap.lock().data = Some(Vec::new());
+    // What peers that splice bytes deliver: forward the primary, and after
+    // the same failover threshold of silence forward the backup instead.
+    let splicer = splicing_relay(
+        client.clone(),
+        up.ts_url(&format!("p{ch}")),
+        up.ts_url(&format!("b{ch}")),
+        Duration::from_millis(t.after),
+        epoch,
+    );
     sleep_until(epoch, JOIN_AT_MS).await;
     anyhow::ensure!(
         first.cap.lock().first_byte_ms.is_some(),
@@ -212,6 +225,7 @@ async fn one_run(
     first.stop();
     join.stop();
     relay.stop();
+    splicer.0.abort();
 
     let mut r = RunResult::default();
     if let Some(e) = &event {
@@ -255,6 +269,8 @@ async fn one_run(
         .map(|w| w[1].0 - w[0].0.max(stall_ms))
         .fold(0.0, f64::max);
     analyse_splice(&f, origins, stall_ms, &mut r)?;
+    r.sf_ts = f.data.as_deref().map(|d| ts_check(d, None));
+    r.splice = splicer.1.lock().result();
     r.upstream_av_at_cut_ms = upstream_av_at_cut(&mut relay.cap.lock().scan, stall_ms);
     if std::env::var_os("SF_BENCH_DEBUG").is_some() {
         debug_arrivals(&f, origins, stall_ms, t.after as f64 + 3000.0);
@@ -874,4 +890,217 @@ async fn rss_bench(list: &str) -> anyhow::Result<()> {
     }
     table.print();
     Ok(())
+}
+
+// ------------------------------------------------------------ byte splicing
+
+/// A peer's failover: bytes of the primary until `after` of silence, then
+/// the backup's bytes on the same client stream.
+#[derive(Default)]
+struct Splicer {
+    data: Vec<u8>,
+    /// Offset and arrival (ms since the epoch) of the first backup byte,
+    /// and the arrival of the last primary byte.
+    splice_at: Option<(usize, f64)>,
+    last_primary_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+struct SpliceResult {
+    gap_ms: f64,
+    check: TsCheck,
+}
+
+impl Splicer {
+    fn result(&self) -> Option<SpliceResult> {
+        let (at, first_backup_ms) = self.splice_at?;
+        Some(SpliceResult {
+            gap_ms: first_backup_ms - self.last_primary_ms,
+            check: ts_check(&self.data, Some(at)),
+        })
+    }
+}
+
+fn splicing_relay(
+    client: reqwest::Client,
+    primary: String,
+    backup: String,
+    after: Duration,
+    epoch: Instant,
+) -> (
+    tokio::task::JoinHandle<()>,
+    std::sync::Arc<parking_lot::Mutex<Splicer>>,
+) {
+    let state = std::sync::Arc::new(parking_lot::Mutex::new(Splicer::default()));
+    let s = std::sync::Arc::clone(&state);
+    let task = tokio::spawn(async move {
+        let at = || epoch.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(mut resp) = client.get(&primary).send().await {
+            while let Ok(Ok(Some(b))) = tokio::time::timeout(after, resp.chunk()).await {
+                let mut g = s.lock();
+                g.data.extend_from_slice(&b);
+                g.last_primary_ms = at();
+            }
+        }
+        let Ok(mut resp) = client.get(&backup).send().await else {
+            return;
+        };
+        while let Ok(Some(b)) = resp.chunk().await {
+            let mut g = s.lock();
+            if g.splice_at.is_none() {
+                g.splice_at = Some((g.data.len(), at()));
+            }
+            g.data.extend_from_slice(&b);
+        }
+    });
+    (task, state)
+}
+
+/// What a TS decoder sees across a splice at byte `at` (or in a whole
+/// stream without one).
+#[derive(Debug, Clone, Default)]
+struct TsCheck {
+    pids_before: std::collections::BTreeSet<u16>,
+    pids_after: std::collections::BTreeSet<u16>,
+    /// Continuity-counter breaks (a PID's counter not one more than its
+    /// last, repeats allowed), over the whole stream.
+    cc_errors: u32,
+    /// First video (audio) PTS after the splice − last before it, ms.
+    video_pts_step_ms: Option<f64>,
+    audio_pts_step_ms: Option<f64>,
+}
+
+fn ts_check(data: &[u8], at: Option<usize>) -> TsCheck {
+    let mut c = TsCheck::default();
+    let mut last_cc: std::collections::HashMap<u16, u8> = Default::default();
+    for (i, p) in data.chunks_exact(188).enumerate() {
+        if p[0] != 0x47 {
+            continue;
+        }
+        let pid = u16::from(p[1] & 0x1f) << 8 | u16::from(p[2]);
+        let has_payload = p[3] & 0x10 != 0;
+        if pid == 0x1fff || !has_payload {
+            continue;
+        }
+        let cc = p[3] & 0x0f;
+        if let Some(&l) = last_cc.get(&pid)
+            && cc != l
+            && cc != (l + 1) & 0x0f
+        {
+            c.cc_errors += 1;
+        }
+        last_cc.insert(pid, cc);
+        if at.is_some_and(|a| i * 188 >= a) {
+            c.pids_after.insert(pid);
+        } else {
+            c.pids_before.insert(pid);
+        }
+    }
+    if let Some(a) = at {
+        let mut scan = TsScan::default();
+        scan.feed(0.0, data);
+        scan.finish();
+        let step = |video: bool| {
+            let of = |p: &&Pes| if video { p.video } else { p.audio };
+            let before = scan.pes.iter().filter(of).rfind(|p| (p.pos as usize) < a)?;
+            let after = scan.pes.iter().filter(of).find(|p| p.pos as usize >= a)?;
+            Some((after.pts - before.pts) as f64 / 90.0)
+        };
+        c.video_pts_step_ms = step(true);
+        c.audio_pts_step_ms = step(false);
+    }
+    c
+}
+
+fn pids(set: &std::collections::BTreeSet<u16>) -> String {
+    set.iter()
+        .map(|p| format!("0x{p:x}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn print_splicing(results: &[Vec<RunResult>]) {
+    let mut tab = Table::new(
+        "Failover seen by a TS decoder: StreamForge against a byte-splicing relay (what peers that splice upstream bytes deliver) at the same stall, same thresholds",
+        &[
+            "thresholds",
+            "who",
+            "PIDs before → after the splice",
+            "continuity errors",
+            "video PTS step (ms)",
+            "audio step (ms; StreamForge: gap after the last primary frame)",
+            "last primary byte → first backup byte (ms)",
+        ],
+    );
+    let fmt = |v: &[f64], d: usize| {
+        summary(v).map_or("-".into(), |s| {
+            format!("{:.*} ({:.*}–{:.*})", d, s.median, d, s.min, d, s.max)
+        })
+    };
+    for (t, rs) in CONFIGS.iter().zip(results) {
+        let sf: Vec<&TsCheck> = rs.iter().filter_map(|r| r.sf_ts.as_ref()).collect();
+        if let Some(first) = sf.first() {
+            let mut all = first.pids_before.clone();
+            for c in &sf {
+                all.extend(c.pids_before.iter().copied());
+            }
+            tab.row(vec![
+                t.name.to_string(),
+                "StreamForge".into(),
+                format!("{} (unchanged)", pids(&all)),
+                fmt(
+                    &sf.iter()
+                        .map(|c| f64::from(c.cc_errors))
+                        .collect::<Vec<_>>(),
+                    0,
+                ),
+                fmt(
+                    &rs.iter()
+                        .filter_map(|r| r.video_pts_step_ms)
+                        .collect::<Vec<_>>(),
+                    0,
+                ),
+                fmt(
+                    &rs.iter().filter_map(|r| r.audio_gap_ms).collect::<Vec<_>>(),
+                    0,
+                ),
+                fmt(
+                    &rs.iter().map(|r| r.gap_after_stall_ms).collect::<Vec<_>>(),
+                    0,
+                ),
+            ]);
+        }
+        let sp: Vec<&SpliceResult> = rs.iter().filter_map(|r| r.splice.as_ref()).collect();
+        if let Some(first) = sp.first() {
+            tab.row(vec![
+                t.name.to_string(),
+                "byte-splicing relay".into(),
+                format!(
+                    "{} → {}",
+                    pids(&first.check.pids_before),
+                    pids(&first.check.pids_after)
+                ),
+                fmt(
+                    &sp.iter()
+                        .map(|s| f64::from(s.check.cc_errors))
+                        .collect::<Vec<_>>(),
+                    0,
+                ),
+                fmt(
+                    &sp.iter()
+                        .filter_map(|s| s.check.video_pts_step_ms)
+                        .collect::<Vec<_>>(),
+                    0,
+                ),
+                fmt(
+                    &sp.iter()
+                        .filter_map(|s| s.check.audio_pts_step_ms)
+                        .collect::<Vec<_>>(),
+                    0,
+                ),
+                fmt(&sp.iter().map(|s| s.gap_ms).collect::<Vec<_>>(), 0),
+            ]);
+        }
+    }
+    tab.print();
 }

@@ -436,8 +436,18 @@ pub fn http_capture(client: &reqwest::Client, url: String, t0: Instant, parse: b
 /// `ffmpeg -i URL -c copy -f mpegts pipe:1`, its stdout recorded like an
 /// HTTP capture. The child is killed when the capture is stopped.
 pub fn ffmpeg_capture(url: &str, t0: Instant, parse: bool) -> anyhow::Result<Running> {
+    ffmpeg_capture_with(url, &[], t0, parse)
+}
+
+/// [`ffmpeg_capture`] with input options before `-i` (`-probesize 32k`).
+pub fn ffmpeg_capture_with(
+    url: &str,
+    input_opts: &[&str],
+    t0: Instant,
+    parse: bool,
+) -> anyhow::Result<Running> {
     use tokio::io::AsyncReadExt;
-    let mut child = ffmpeg_command(url)
+    let mut child = ffmpeg_command_with(url, input_opts)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -468,8 +478,15 @@ pub fn ffmpeg_capture(url: &str, t0: Instant, parse: bool) -> anyhow::Result<Run
 
 /// What peer tools run per stream.
 pub fn ffmpeg_command(url: &str) -> tokio::process::Command {
+    ffmpeg_command_with(url, &[])
+}
+
+/// What peer tools run per stream, with input options before `-i`.
+pub fn ffmpeg_command_with(url: &str, input_opts: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("ffmpeg");
-    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i", url])
+    cmd.args(["-nostdin", "-hide_banner", "-loglevel", "error"])
+        .args(input_opts)
+        .args(["-i", url])
         .args(["-c", "copy", "-f", "mpegts", "pipe:1"])
         .stdin(Stdio::null())
         .stderr(Stdio::null());

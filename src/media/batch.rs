@@ -53,7 +53,12 @@ pub fn batch_for(stall_detect_ms: u64) -> Duration {
 
 /// How long to wait with `available` bytes on the socket for a batch of
 /// `target` bytes (`batch` long at `bitrate_bps`), or `None` to read now.
-pub fn wait_for(target: u64, bitrate_bps: u64, available: u64, batch: Duration) -> Option<Duration> {
+pub fn wait_for(
+    target: u64,
+    bitrate_bps: u64,
+    available: u64,
+    batch: Duration,
+) -> Option<Duration> {
     if target < MIN_BATCH_BYTES || bitrate_bps == 0 || available >= target / 4 {
         return None;
     }
@@ -278,7 +283,11 @@ mod tests {
         // The tests' short thresholds: a tenth of them.
         assert_eq!(batch_for(300), Duration::from_millis(30));
         assert_eq!(batch_for(0), Duration::ZERO);
-        assert_eq!(target_for(4_000_000, batch_for(0)), 0, "nothing to wait for");
+        assert_eq!(
+            target_for(4_000_000, batch_for(0)),
+            0,
+            "nothing to wait for"
+        );
     }
 
     #[test]

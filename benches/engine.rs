@@ -21,7 +21,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -345,14 +344,10 @@ async fn load_streamforge(
             )
         })
         .collect();
-    while clients.iter().any(|c| c.cap.lock().first_byte_ms.is_none()) {
-        anyhow::ensure!(
-            t0.elapsed() < Duration::from_secs(20),
-            "not every load session started:\n{}",
-            srv.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    first_bytes(&clients, Duration::from_secs(20), "load sessions", || {
+        srv.log()
+    })
+    .await?;
     let first_out = clients
         .iter()
         .filter_map(|c| c.cap.lock().first_byte_ms)
@@ -436,15 +431,10 @@ async fn load_streamforge(
 
 async fn load_ffmpeg(up: &Upstream, secs: u64) -> anyhow::Result<Load> {
     let t0 = Instant::now();
-    let mut children = Vec::new();
-    for i in 0..SESSIONS {
-        let child = ffmpeg_command(&up.ts_url(&format!("load{i}")))
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawning ffmpeg")?;
-        children.push(child);
-    }
+    let urls: Vec<String> = (0..SESSIONS)
+        .map(|i| up.ts_url(&format!("load{i}")))
+        .collect();
+    let mut children = ffmpeg_children(&urls)?;
     let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
     anyhow::ensure!(pids.len() == SESSIONS, "ffmpeg children exited at once");
     let mut first_out = vec![None; SESSIONS];

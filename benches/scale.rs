@@ -99,27 +99,21 @@ async fn run() -> anyhow::Result<()> {
         let ns = list("SF_SCALE_CHANNELS", "1,10,50,100");
         let mut rows = Vec::new();
         for &n in &ns {
-            let (mut sf, mut ff) = (Vec::new(), Vec::new());
-            for round in 0..rounds {
-                // Alternate which side goes first.
-                for side in [round % 2, 1 - round % 2] {
-                    if side == 0 {
-                        let m = streamforge_load(&setup, n, n).await?;
-                        eprintln!("  {n} channels, streamforge, round {}: {m:?}", round + 1);
-                        sf.push(m);
-                    } else {
-                        let m = children_load(&setup, n).await?;
-                        eprintln!("  {n} channels, ffmpeg, round {}: {m:?}", round + 1);
-                        ff.push(m);
-                    }
-                }
-            }
+            let label = format!("{n} channels");
+            let (sf, ff) = alternate(
+                rounds,
+                &label,
+                ["streamforge", "ffmpeg"],
+                || streamforge_load(&setup, n, n),
+                || children_load(&setup, n),
+            )
+            .await?;
             rows.push((n, sf, ff));
         }
         print_cost(&setup, &rows);
         plot(&rows)?;
         if let Some((n, sf, ff)) = rows.last() {
-            let r = med(sf, |m| m.cpu_s) / med(ff, |m| m.cpu_s);
+            let r = ratio(sf, ff).map_or(f64::NAN, |r| r.median);
             headline.push(format!(
                 "at {n} channels × 4 Mbit/s, StreamForge's one process (serving {n} clients) used \
                  **{:.2}x** the CPU of {n} `ffmpeg -c copy` children ({:.1} % vs {:.1} % of a core) \
@@ -140,23 +134,15 @@ async fn run() -> anyhow::Result<()> {
         let ks = list("SF_SCALE_CLIENTS", "1,10,50,100");
         let mut rows = Vec::new();
         for &k in &ks {
-            let (mut sf, mut relay) = (Vec::new(), Vec::new());
-            for round in 0..rounds {
-                for side in [round % 2, 1 - round % 2] {
-                    if side == 0 {
-                        let m = streamforge_load(&setup, 1, k).await?;
-                        eprintln!(
-                            "  fan-out {k} clients, streamforge, round {}: {m:?}",
-                            round + 1
-                        );
-                        sf.push(m);
-                    } else {
-                        let m = relay_load(&setup, k).await?;
-                        eprintln!("  fan-out {k} clients, relay, round {}: {m:?}", round + 1);
-                        relay.push(m);
-                    }
-                }
-            }
+            let label = format!("fan-out {k} clients");
+            let (sf, relay) = alternate(
+                rounds,
+                &label,
+                ["streamforge", "relay"],
+                || streamforge_load(&setup, 1, k),
+                || relay_load(&setup, k),
+            )
+            .await?;
             rows.push((k, sf, relay));
         }
         print_fanout(&rows);
@@ -164,7 +150,7 @@ async fn run() -> anyhow::Result<()> {
             headline.push(format!(
                 "one channel fanned out to {k} clients cost **{:.2}x** the CPU of a minimal relay \
                  writing the same bytes to the same sockets",
-                med(sf, |m| m.cpu_s) / med(relay, |m| m.cpu_s)
+                ratio(sf, relay).map_or(f64::NAN, |r| r.median)
             ));
         }
     }
@@ -174,6 +160,42 @@ async fn run() -> anyhow::Result<()> {
         write_text(&dir.join("headline-scale.md"), &(headline.join("; ") + "."))?;
     }
     Ok(())
+}
+
+/// `rounds` rounds of two loads, alternating which goes first so a slow
+/// drift of the shared machine does not favour either.
+async fn alternate<A, B>(
+    rounds: usize,
+    label: &str,
+    names: [&str; 2],
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+) -> anyhow::Result<(Vec<Measure>, Vec<Measure>)>
+where
+    A: std::future::Future<Output = anyhow::Result<Measure>>,
+    B: std::future::Future<Output = anyhow::Result<Measure>>,
+{
+    let (mut ma, mut mb) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        for side in [round % 2, 1 - round % 2] {
+            let m = if side == 0 { a().await? } else { b().await? };
+            eprintln!("  {label}, {}, round {}: {m:?}", names[side], round + 1);
+            if side == 0 { &mut ma } else { &mut mb }.push(m);
+        }
+    }
+    Ok((ma, mb))
+}
+
+/// The CPU ratio of two sides, round by round: (median, min, max).
+fn ratio(a: &[Measure], b: &[Measure]) -> Option<Summary> {
+    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x.cpu_s / y.cpu_s).collect();
+    summary(&r)
+}
+
+fn ratio_cell(a: &[Measure], b: &[Measure]) -> String {
+    ratio(a, b).map_or("-".into(), |r| {
+        format!("**{:.2}x** ({:.2}–{:.2})", r.median, r.min, r.max)
+    })
 }
 
 /// One measured load (one side, one round).
@@ -249,14 +271,7 @@ async fn streamforge_load(s: &Setup, channels: u32, clients: u32) -> anyhow::Res
             http_capture(&client, srv.url(&format!("/auto/v{ch}")), t0, false)
         })
         .collect();
-    while caps.iter().any(|c| c.cap.lock().first_byte_ms.is_none()) {
-        anyhow::ensure!(
-            t0.elapsed() < Duration::from_secs(60),
-            "not every client got a first byte within 60 s:\n{}",
-            srv.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    first_bytes(&caps, Duration::from_secs(60), "streamforge", || srv.log()).await?;
     tokio::time::sleep(Duration::from_secs(s.warmup)).await;
     let totals = |cs: &[Running]| cs.iter().map(|c| c.cap.lock().total).collect::<Vec<_>>();
     let (b0, c0, th0, w0) = (
@@ -306,16 +321,13 @@ async fn streamforge_load(s: &Setup, channels: u32, clients: u32) -> anyhow::Res
 /// `n` ffmpeg children, one per feed, writing to /dev/null.
 async fn children_load(s: &Setup, n: u32) -> anyhow::Result<Measure> {
     let up = Upstream::start().await?;
-    let mut children = Vec::new();
-    for k in 0..n {
-        up.add(&feed_name(k), s.feed.clone());
-        let child = ffmpeg_command(&up.ts_url(&feed_name(k)))
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawning ffmpeg")?;
-        children.push(child);
-    }
+    let urls: Vec<String> = (0..n)
+        .map(|k| {
+            up.add(&feed_name(k), s.feed.clone());
+            up.ts_url(&feed_name(k))
+        })
+        .collect();
+    let mut children = ffmpeg_children(&urls)?;
     let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
     anyhow::ensure!(pids.len() == n as usize, "ffmpeg children exited at once");
     let t0 = Instant::now();
@@ -381,13 +393,7 @@ async fn relay_load(s: &Setup, clients: u32) -> anyhow::Result<Measure> {
     let caps: Vec<Running> = (0..clients)
         .map(|_| http_capture(&client, format!("http://{addr}/stream"), t0, false))
         .collect();
-    while caps.iter().any(|c| c.cap.lock().first_byte_ms.is_none()) {
-        anyhow::ensure!(
-            t0.elapsed() < Duration::from_secs(30),
-            "relay clients got no first byte"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    first_bytes(&caps, Duration::from_secs(30), "relay", String::new).await?;
     tokio::time::sleep(Duration::from_secs(s.warmup)).await;
     let totals = |cs: &[Running]| cs.iter().map(|c| c.cap.lock().total).collect::<Vec<_>>();
     let (b0, c0, w0) = (
@@ -431,15 +437,8 @@ async fn hold(s: &Setup, n: u32) -> anyhow::Result<()> {
     }
     let secs = knob("SF_SCALE_HOLD_SECS", 60);
     if std::env::var("SF_SCALE_HOLD_SIDE").is_ok_and(|v| v == "ffmpeg") {
-        let mut children = Vec::new();
-        for k in 0..n {
-            let child = ffmpeg_command(&up.ts_url(&feed_name(k)))
-                .stdout(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .context("spawning ffmpeg")?;
-            children.push(child);
-        }
+        let urls: Vec<String> = (0..n).map(|k| up.ts_url(&feed_name(k))).collect();
+        let children = ffmpeg_children(&urls)?;
         let pids: Vec<String> = children
             .iter()
             .filter_map(|c| c.id().map(|p| p.to_string()))
@@ -591,14 +590,11 @@ fn print_cost(s: &Setup, rows: &Rows) {
         ],
     );
     for (n, sf, ff) in rows {
-        let ratio: Vec<f64> = sf.iter().zip(ff).map(|(a, b)| a.cpu_s / b.cpu_s).collect();
         t.row(vec![
             n.to_string(),
             cell(sf, 2, Measure::cpu_s_per_stream_min),
             cell(ff, 2, Measure::cpu_s_per_stream_min),
-            summary(&ratio).map_or("-".into(), |r| {
-                format!("**{:.2}x** ({:.2}–{:.2})", r.median, r.min, r.max)
-            }),
+            ratio_cell(sf, ff),
             cell(sf, 1, |m| m.cpu_pct_total),
             cell(ff, 1, |m| m.cpu_pct_total),
         ]);
@@ -667,18 +663,11 @@ fn print_fanout(rows: &Rows) {
         ],
     );
     for (k, sf, relay) in rows {
-        let ratio: Vec<f64> = sf
-            .iter()
-            .zip(relay)
-            .map(|(a, b)| a.cpu_s / b.cpu_s)
-            .collect();
         t.row(vec![
             k.to_string(),
             cell(sf, 1, |m| m.cpu_pct_total),
             cell(relay, 1, |m| m.cpu_pct_total),
-            summary(&ratio).map_or("-".into(), |r| {
-                format!("**{:.2}x** ({:.2}–{:.2})", r.median, r.min, r.max)
-            }),
+            ratio_cell(sf, relay),
             cell(sf, 1, |m| m.rss_total),
             cell(relay, 1, |m| m.rss_total),
             cell(sf, 1, |m| m.slowest_pct),

@@ -110,6 +110,7 @@ headline="$out/headline.md"
     echo "<!-- benchmark-headline:begin (written by scripts/benchmark.sh) -->"
     echo "Latest \`scripts/benchmark.sh\` run ($where):"
     cat "$out/headline-scale.md"
+    echo
     echo "Tables, the plot and how to read them: [docs/benchmarks.md](docs/benchmarks.md#the-public-benchmark-scriptsbenchmarksh)."
     echo "<!-- benchmark-headline:end -->"
 } >"$headline"

@@ -476,6 +476,45 @@ pub fn ffmpeg_capture_with(
     Ok(Running { cap, task })
 }
 
+/// Waits until every capture has its first byte; an error naming `what`
+/// (and `log`, the server's log) after `within`.
+pub async fn first_bytes(
+    caps: &[Running],
+    within: Duration,
+    what: &str,
+    log: impl Fn() -> String,
+) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    while caps.iter().any(|c| c.cap.lock().first_byte_ms.is_none()) {
+        if t0.elapsed() >= within {
+            bail!(
+                "{what}: {} of {} clients got no first byte within {within:?}\n{}",
+                caps.iter()
+                    .filter(|c| c.cap.lock().first_byte_ms.is_none())
+                    .count(),
+                caps.len(),
+                log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// One `ffmpeg -c copy` child per URL, output to /dev/null, killed when
+/// dropped: what peers run per stream, as a load.
+pub fn ffmpeg_children(urls: &[String]) -> anyhow::Result<Vec<tokio::process::Child>> {
+    urls.iter()
+        .map(|u| {
+            ffmpeg_command(u)
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("spawning ffmpeg")
+        })
+        .collect()
+}
+
 /// What peer tools run per stream.
 pub fn ffmpeg_command(url: &str) -> tokio::process::Command {
     ffmpeg_command_with(url, &[])

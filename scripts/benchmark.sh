@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The public benchmark (issue 11), one command from a fresh clone:
 #
-#   scripts/benchmark.sh                     everything, ~30 min on 2 cores
-#   SF_BENCH_QUICK=1 scripts/benchmark.sh    fewer runs and rounds, ~15 min
+#   scripts/benchmark.sh                     everything, ~20 min on 2 cores
+#   SF_BENCH_QUICK=1 scripts/benchmark.sh    fewer runs and rounds, ~12 min
 #
 # Installs what it needs when missing (scripts/deps.sh --test: the FFmpeg
 # libraries, the ffmpeg CLI the benches compare against), builds the release

@@ -218,6 +218,10 @@ pub fn input_socket(input: &Input) -> Option<c_int> {
         if CStr::from_ptr((*iformat).name).to_bytes() != b"mpegts" {
             return None;
         }
+        // A caller's own IO (the probe's): its opaque is not libavformat's.
+        if (*ctx).flags & ffmpeg::ffi::AVFMT_FLAG_CUSTOM_IO != 0 {
+            return None;
+        }
         let pb = (*ctx).pb;
         if pb.is_null() || (*pb).opaque.is_null() {
             return None;
@@ -309,6 +313,40 @@ mod tests {
             None,
             "a bad descriptor is refused, not a crash"
         );
+    }
+
+    /// The walk through libavformat's contexts finds the very socket a
+    /// plain-HTTP TS input reads from, and nothing for a file input.
+    #[test]
+    fn finds_the_socket_of_a_plain_http_ts_input_only() {
+        use std::os::fd::BorrowedFd;
+        use std::sync::Arc;
+        use std::sync::atomic::AtomicBool;
+
+        use crate::demo::upstream::Upstream;
+        use crate::media::input::{self, CONFIG_PROTOCOLS, Interrupt, OpenOptions};
+
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/main.ts");
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let up = rt.block_on(Upstream::start()).unwrap();
+        up.add("a", std::fs::read(fixture).unwrap().into());
+        let opts = OpenOptions {
+            connect_timeout: Duration::from_secs(10),
+            user_agent: "test".into(),
+            referrer: None,
+            protocols: Some(CONFIG_PROTOCOLS),
+            skip_fps_probe: true,
+        };
+        let irq = || Interrupt::new(Arc::new(AtomicBool::new(false)), opts.connect_timeout);
+        let opened = input::open(&up.ts_url("a"), &opts, irq()).unwrap();
+        let fd = input_socket(&opened.input).expect("the input's socket");
+        // SAFETY: the input keeps the socket open while it is borrowed.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        let peer = sock.peer_addr().unwrap().as_socket().unwrap();
+        assert_eq!(peer, up.addr, "the socket connected to the upstream");
+        let file = input::open(fixture, &opts, irq()).unwrap();
+        assert_eq!(input_socket(&file.input), None, "a file has no socket");
     }
 
     #[test]

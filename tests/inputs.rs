@@ -189,3 +189,43 @@ async fn slow_client_is_reported_within_20s_beside_a_normal_one_issue15() {
     drop(slow);
     srv.stop().await;
 }
+
+/// Issue 11's read batching finds the socket of a plain-HTTP TS input by
+/// walking libavformat's contexts: it must be the very socket connected to
+/// the upstream, and a file input must have none (it is left unbatched).
+#[tokio::test(flavor = "multi_thread")]
+async fn read_batching_finds_the_socket_of_an_http_input_and_none_for_a_file() {
+    use std::os::fd::BorrowedFd;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use streamforge::media::batch::input_socket;
+    use streamforge::media::input::{self, CONFIG_PROTOCOLS, Interrupt, OpenOptions};
+
+    let up = Upstream::start().await.unwrap();
+    up.add("a", fixture_bytes("main.ts"));
+    let url = up.ts_url("a");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/main.ts");
+    let addr = up.addr;
+    tokio::task::spawn_blocking(move || {
+        let opts = OpenOptions {
+            connect_timeout: 10 * SECS,
+            user_agent: "test".into(),
+            referrer: None,
+            protocols: Some(CONFIG_PROTOCOLS),
+            skip_fps_probe: true,
+        };
+        let irq = || Interrupt::new(Arc::new(AtomicBool::new(false)), opts.connect_timeout);
+        let opened = input::open(&url, &opts, irq()).unwrap();
+        let fd = input_socket(&opened.input).expect("the input's socket");
+        // SAFETY: the input keeps the socket open while it is borrowed.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        let peer = sock.peer_addr().unwrap().as_socket().unwrap();
+        assert_eq!(peer, addr, "the socket connected to the upstream");
+        let file = input::open(fixture, &opts, irq()).unwrap();
+        assert_eq!(input_socket(&file.input), None, "a file has no socket");
+    })
+    .await
+    .unwrap();
+}

@@ -315,40 +315,6 @@ mod tests {
         );
     }
 
-    /// The walk through libavformat's contexts finds the very socket a
-    /// plain-HTTP TS input reads from, and nothing for a file input.
-    #[test]
-    fn finds_the_socket_of_a_plain_http_ts_input_only() {
-        use std::os::fd::BorrowedFd;
-        use std::sync::Arc;
-        use std::sync::atomic::AtomicBool;
-
-        use crate::demo::upstream::Upstream;
-        use crate::media::input::{self, CONFIG_PROTOCOLS, Interrupt, OpenOptions};
-
-        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/main.ts");
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let up = rt.block_on(Upstream::start()).unwrap();
-        up.add("a", std::fs::read(fixture).unwrap().into());
-        let opts = OpenOptions {
-            connect_timeout: Duration::from_secs(10),
-            user_agent: "test".into(),
-            referrer: None,
-            protocols: Some(CONFIG_PROTOCOLS),
-            skip_fps_probe: true,
-        };
-        let irq = || Interrupt::new(Arc::new(AtomicBool::new(false)), opts.connect_timeout);
-        let opened = input::open(&up.ts_url("a"), &opts, irq()).unwrap();
-        let fd = input_socket(&opened.input).expect("the input's socket");
-        // SAFETY: the input keeps the socket open while it is borrowed.
-        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        let sock = socket2::SockRef::from(&borrowed);
-        let peer = sock.peer_addr().unwrap().as_socket().unwrap();
-        assert_eq!(peer, up.addr, "the socket connected to the upstream");
-        let file = input::open(fixture, &opts, irq()).unwrap();
-        assert_eq!(input_socket(&file.input), None, "a file has no socket");
-    }
-
     #[test]
     fn a_quiet_or_unbatched_input_never_sleeps() {
         use std::os::fd::AsRawFd;

@@ -129,7 +129,7 @@ impl Batching {
 
     /// What to do just before each batch sleep (set once).
     pub fn before_sleep(&self, f: impl Fn() + Send + Sync + 'static) {
-        let _ = self.before_sleep.set(Box::new(f));
+        self.before_sleep.get_or_init(|| Box::new(f));
     }
 
     /// Stops batching.

@@ -120,8 +120,9 @@ impl Watchdog {
                     // The session unparks it when it ends.
                     std::thread::park_timeout(tick);
                     shared.ring.flush_stale();
-                    if input::now_ms() >= sampled + SAMPLE_EVERY_MS {
-                        sampled = input::now_ms();
+                    let now = input::now_ms();
+                    if now >= sampled + SAMPLE_EVERY_MS {
+                        sampled = now;
                         shared.sample_rate();
                     }
                     let quiet = shared.quiet_ms();
